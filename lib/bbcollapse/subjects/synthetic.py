@@ -111,8 +111,18 @@ class PlantedSphere:
         return Batch(z, self.generate(z))
 
     # -- ground truth (float64 quadrature, independent of the engine) ----------------
+    def _out_of_reach(self, rho, radius):
+        """True when no point of the identity can lie within ``radius`` of the anchor.
+
+        Triangle inequality on the sphere: d(a, x) >= d(a, mu) - spread.  A small margin
+        keeps the shortcut exact under rounding.
+        """
+        return np.arccos(np.clip(rho, -1, 1)) / np.pi - self.spread > radius + 1e-9
+
     def _cluster_prob(self, rho, tau):
         """P(<a, X> >= tau | X in an identity with <a, mu> = rho)."""
+        if self._out_of_reach(rho, np.arccos(np.clip(tau, -1, 1)) / np.pi):
+            return 0.0
         s_rho = np.sqrt(max(0.0, 1.0 - rho * rho))
 
         def integrand(delta):
@@ -135,6 +145,8 @@ class PlantedSphere:
         return p
 
     def _cluster_similarity(self, rho, theta):
+        if self._out_of_reach(rho, theta):
+            return 0.0
         s_rho = np.sqrt(max(0.0, 1.0 - rho * rho))
         tau = float(np.cos(np.pi * theta))
 

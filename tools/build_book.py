@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""Execute the notebooks with papermill and build the Jupyter Book.
+
+    python tools/build_book.py [--scale smoke|default|paper] [--out DIR] [--only NAME ...]
+                               [--no-html] [-p NAME VALUE ...]
+
+* Sources are jupytext percent files ``notebooks/NN_name.py``; each is executed by
+  papermill (cwd = repository root) into ``<out>/book/NN_name.ipynb`` with the
+  parameters ``SCALE``, ``RESULTS_DIR`` and ``CACHE_DIR`` (plus any ``-p``).
+* Caching: a notebook is re-executed only when its source, its parameters or the
+  library's source changed (a hash stored in the executed notebook's metadata).
+* papermill's injected-parameters cell is tagged ``remove-cell`` so the HTML hides it.
+* With ``--out`` other than the repository root (used by the tests), the book's
+  config and pages are copied there and results go to ``<out>/data/results``, so a
+  smoke build never overwrites the committed default-scale results.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+BOOK_FILES = ["_config.yml", "_toc.yml", "references.bib"]
+
+
+def tree_hash(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for base in paths:
+        files = sorted(base.rglob("*.py")) if base.is_dir() else [base]
+        for f in files:
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def notebooks(only):
+    found = sorted(NB_DIR.glob("[0-9][0-9]_*.py"))
+    if only:
+        wanted = {o.removesuffix(".py") for o in only}
+        missing = wanted - {p.stem for p in found}
+        if missing:
+            sys.exit(f"build_book: no notebook named {sorted(missing)} in notebooks/ (have {[p.stem for p in found]})")
+        found = [p for p in found if p.stem in wanted]
+    return found
+
+
+def parse_value(text):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def execute(src: Path, out_nb: Path, params: dict, lib_hash: str, force: bool) -> str:
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    key = hashlib.sha256(f"{src.read_bytes()!r}{sorted(params.items())!r}{lib_hash}".encode()).hexdigest()[:16]
+    if out_nb.exists() and not force:
+        try:
+            old = nbformat.read(out_nb, as_version=4)
+            if old.metadata.get("bbcollapse", {}).get("key") == key:
+                return "cached"
+        except Exception:
+            pass
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    tmp_in = out_nb.with_suffix(".src.ipynb")
+    tmp_out = out_nb.with_suffix(".tmp.ipynb")
+    nbformat.write(nb, tmp_in)
+    try:
+        pm.execute_notebook(
+            str(tmp_in), str(tmp_out), parameters=params, cwd=str(ROOT), kernel_name="python3",
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+        )
+    finally:
+        tmp_in.unlink(missing_ok=True)
+    done = nbformat.read(tmp_out, as_version=4)
+    for cell in done.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    done.metadata["bbcollapse"] = {"key": key, "params": params}
+    nbformat.write(done, out_nb)  # atomic enough: written only after a successful run
+    tmp_out.unlink(missing_ok=True)
+    return "executed"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
+    ap.add_argument("--out", default=str(ROOT), help="where book/ (executed notebooks) and _build/ go")
+    ap.add_argument("--only", nargs="*", default=None, help="notebook names (e.g. 01_planted_collapse)")
+    ap.add_argument("--no-html", action="store_true", help="execute only, do not build the HTML")
+    ap.add_argument("--force", action="store_true", help="re-execute even when cached")
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="papermill parameter")
+    args = ap.parse_args(argv)
+
+    out = Path(args.out).resolve()
+    in_repo = out == ROOT
+    (out / "book").mkdir(parents=True, exist_ok=True)
+    results = ROOT / "data" / "results" if in_repo else out / "data" / "results"
+    cache = ROOT / "data" / "cache" if in_repo else out / "data" / "cache"
+    results.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    if not in_repo:
+        for name in BOOK_FILES:
+            if (ROOT / name).exists():
+                shutil.copy2(ROOT / name, out / name)
+        for f in (ROOT / "book").iterdir():
+            if f.suffix == ".md":
+                shutil.copy2(f, out / "book" / f.name)
+        if (ROOT / "book" / "_extra").exists():
+            shutil.copytree(ROOT / "book" / "_extra", out / "book" / "_extra", dirs_exist_ok=True)
+
+    params = {"SCALE": args.scale, "RESULTS_DIR": str(results), "CACHE_DIR": str(cache)}
+    for name, value in args.p:
+        params[name] = parse_value(value)
+    lib_hash = tree_hash(ROOT / "lib" / "bbcollapse")
+    failures = []
+    for src in notebooks(args.only):
+        t0 = time.time()
+        try:
+            status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, args.force)
+        except Exception as exc:  # keep going; report at the end
+            status = f"FAILED: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            failures.append(src.stem)
+        print(f"[book] {src.stem:32s} {status:10s} {time.time() - t0:7.1f} s", flush=True)
+    if failures:
+        sys.exit(f"build_book: notebooks failed: {failures}")
+    if not args.no_html:
+        jb = Path(sys.executable).with_name("jupyter-book")
+        cmd = [str(jb), "build", str(out), "--builder", "html"]
+        print("[book]", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        print(f"[book] HTML: {out / '_build' / 'html' / 'index.html'}")
+
+
+if __name__ == "__main__":
+    main()
