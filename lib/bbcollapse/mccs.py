@@ -54,7 +54,7 @@ def mccs(mean_similarity, *, form: str = "code"):
         if form == "paper":
             val = 1.0 / (1.0 - np.log(safe))
         else:
-            val = 1.0 / (-np.log10(safe))  # m == 1 -> inf, the formula's limit
+            val = 1.0 / (0.0 - np.log10(safe))  # m == 1 -> +inf (0.0 - 0.0 is +0.0), the limit
     out = np.where(pos, val, 0.0)
     return float(out) if out.ndim == 0 else out
 
