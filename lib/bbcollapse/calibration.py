@@ -733,7 +733,7 @@ def rejection_calibrator(
     )
     # Expected acceptance from the fitting set (the hull on a subsample: one NNLS per point)
     sub = np.arange(len(z)) if region != "hull" else np.random.default_rng(shard_seed(seed, 4)).choice(
-        len(z), size=min(len(z), 500), replace=False)
+        len(z), size=min(len(z), 200), replace=False)
     inside = cal.in_region(z[sub], e[sub])
     cal.expected_acceptance = float(cal.accept_probability(inside).mean())
     cal.fit_region_fraction = inside.mean(axis=0)
