@@ -132,7 +132,8 @@ def main(argv=None):
         try:
             status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, args.force)
         except Exception as exc:  # keep going; report at the end
-            status = f"FAILED: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            detail = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
+            status = f"FAILED ({detail}); partial output in book/{src.stem}.tmp.ipynb"
             failures.append(src.stem)
         print(f"[book] {src.stem:32s} {status:10s} {time.time() - t0:7.1f} s", flush=True)
     if failures:

@@ -77,10 +77,33 @@ def _planted(results):
     return rows
 
 
+def _sensitivity(results):
+    r, ch = results.get("05_sensitivity"), "05_sensitivity"
+    if r is None:
+        return [_row("Duplicates raise MCCS(I_w) while FID barely moves", "000 §4.2 (RIC vs RIC-aug)", "0.59 → 0.81; FID 15.36 → 15.93",
+                     "—", "missing result", "", ch)]
+    rows = []
+    for row, v in zip(r["rows"], r["verdicts"]):
+        up = v["mccs_rel_change"] > 0.2
+        ys = v["frechet_change_over_yardstick"]
+        small_fd = ys is not None and ys < 0.25
+        rows.append(_row(
+            f"Duplicates raise MCCS(I_w) while FID barely moves [{row['subject']}]", "000 §4.2 (RIC vs RIC-aug)",
+            "MCCS(I_w) 0.59 → 0.81; FID 15.36 → 15.93",
+            f"MCCS(I_w) {_fmt(row['mccs_worst'][0])} → {_fmt(row['mccs_worst'][1])}; Fréchet (descriptor) "
+            f"{_fmt(row['frechet'][0], 4)} → {_fmt(row['frechet'][1], 4)}"
+            + ("" if ys is None else f" ({100 * ys:.0f}% of a planted 14% collapse's)"),
+            "reproduced" if up and small_fd else ("partly reproduced" if up else "not reproduced"),
+            "reproduced if MCCS(I_w) rises > 20% and the Fréchet change is < 25% of the planted-collapse yardstick; "
+            "partly if only MCCS rises (or no yardstick exists)", ch))
+    return rows
+
+
 def grade_claims(results: dict) -> list[dict]:
     """Grade the paper's claims from the book's results (``{chapter: json}``)."""
     rows = []
     rows += _planted(results)
+    rows += _sensitivity(results)
     for extra in _EXTRA_GRADERS:
         rows += extra(results)
     return rows
