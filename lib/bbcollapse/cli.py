@@ -30,12 +30,12 @@ __all__ = ["main", "parse_spec", "resolve_sampler", "resolve_descriptor", "SpecE
 #: Built-in samplers: name -> "module:factory" (factory(**options) returns a sampler).
 SUBJECTS = {
     "synthetic": "bbcollapse.subjects.synthetic:PlantedSphere",
-    "faces": "bbcollapse.subjects.faces:face_sampler",
+    "faces": "bbcollapse.subjects.faces:FaceDCGAN",
 }
 #: Built-in descriptors: name -> "module:factory" (factory(**options) returns a descriptor).
 DESCRIPTORS = {
     "identity": "bbcollapse.cli:_identity",
-    "faces": "bbcollapse.subjects.faces:face_descriptor",
+    "faces": "bbcollapse.subjects.faces:DlibFaceDescriptor",
 }
 
 
@@ -159,6 +159,13 @@ def resolve_descriptor(spec: str, *, timeout: float = 300.0, http_format: str = 
     return adapters.HttpDescriptor(rest, timeout=timeout, fmt=http_format)
 
 
+def default_descriptor(sampler_spec: str) -> str:
+    """The descriptor SPEC used when --descriptor is not given: a built-in subject's own, else identity."""
+    kind, rest = parse_spec(sampler_spec)
+    name = rest.partition(":")[0]
+    return name if kind == "builtin" and name in DESCRIPTORS else "identity"
+
+
 def _argv(command: str) -> list[str]:
     try:
         argv = shlex.split(command)
@@ -222,7 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument("--sampler", required=True, metavar="SPEC", help="the generator: synthetic[:opts], onnx:FILE, cmd:COMMAND or http(s)://URL")
-    d.add_argument("--descriptor", default="identity", metavar="SPEC", help="maps outputs to unit vectors: identity (default), a built-in, onnx:FILE, cmd:COMMAND or URL")
+    d.add_argument(
+        "--descriptor", metavar="SPEC",
+        help="maps outputs to unit vectors: a built-in (default: the subject's own, e.g. faces, else identity), onnx:FILE, cmd:COMMAND or URL",
+    )
     d.add_argument("--anchors", required=True, type=_positive_int, metavar="N", help="|A|, number of anchors scored (>= 2)")
     d.add_argument("--samples", required=True, type=_positive_int, metavar="M", help="|C|, number of samples each anchor is compared with")
     d.add_argument("--out", required=True, metavar="DIR", help="directory for report.json, curves.png and mccs_hist.png")
@@ -252,7 +262,7 @@ def _diagnose(args) -> int:
         if not args.timeout > 0:
             raise ValueError(f"--timeout must be positive; got {args.timeout}")
         sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, timeout=args.timeout, http_format=args.http_format)
-        descriptor = resolve_descriptor(args.descriptor, timeout=args.timeout, http_format=args.http_format)
+        descriptor = resolve_descriptor(args.descriptor or default_descriptor(args.sampler), timeout=args.timeout, http_format=args.http_format)
     except ValueError as exc:  # SpecError is a ValueError
         msg = str(exc).replace("n_anchors", "--anchors").replace("n_samples", "--samples")
         print(f"bbcollapse: error: {msg}", file=sys.stderr)

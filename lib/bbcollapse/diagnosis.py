@@ -244,7 +244,7 @@ def _bootstrap(values, seed):
     except ImportError:
         return None
     fn = getattr(hypothesis, "bootstrap_population", None)
-    if fn is None:
+    if fn is None or len(values) < 3:
         return None
     params = inspect.signature(fn).parameters
     kwargs = {name: seed for name in ("seed", "random_state") if name in params}

@@ -1,0 +1,379 @@
+"""Adapters: torch modules, ONNX files, external commands and HTTP endpoints.
+
+Commands run as real subprocesses and HTTP goes to a real server on 127.0.0.1 that the
+test starts and stops; each failure mode (hang, garbage, wrong shape, non-zero exit,
+HTTP 500, oversize response, timeout) must give a BlackBoxError that says what happened.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import sys
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from bbcollapse.adapters import (
+    CommandDescriptor,
+    CommandGenerator,
+    HttpDescriptor,
+    HttpGenerator,
+    OnnxDescriptor,
+    OnnxGenerator,
+    TorchDescriptor,
+    TorchGenerator,
+    load_state_dict,
+    post_array,
+    run_command,
+)
+from bbcollapse.blackbox import BlackBoxError, identity_of
+
+W = np.random.default_rng(123).standard_normal((6, 4)).astype(np.float32)
+
+
+def reference_generator(z):
+    """What the command and the server compute, written independently here."""
+    return np.tanh(np.asarray(z, dtype=np.float32) @ W)
+
+
+def write_script(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+GEN = """
+import sys, io, numpy as np
+W = np.random.default_rng(123).standard_normal((6, 4)).astype(np.float32)
+z = np.load(io.BytesIO(sys.stdin.buffer.read()), allow_pickle=False)
+buf = io.BytesIO(); np.save(buf, np.tanh(z @ W)); sys.stdout.buffer.write(buf.getvalue())
+"""
+
+
+# -- commands ------------------------------------------------------------------------
+def test_command_generator_matches_reference(tmp_path):
+    gen = CommandGenerator([sys.executable, write_script(tmp_path, "gen.py", GEN)], latent_dim=6, batch_size=7)
+    batch = gen(5, 20)  # 3 processes: 7 + 7 + 6
+    assert batch.z.shape == (20, 6)
+    np.testing.assert_array_equal(batch.z, np.random.default_rng(5).standard_normal((20, 6)).astype(np.float32))
+    np.testing.assert_allclose(batch.x, reference_generator(batch.z), rtol=0, atol=1e-6)
+    assert "gen.py" in identity_of(gen) and "0x" not in identity_of(gen)
+
+
+def test_command_files_mode(tmp_path):
+    script = write_script(tmp_path, "genf.py", """
+        import sys, numpy as np
+        W = np.random.default_rng(123).standard_normal((6, 4)).astype(np.float32)
+        np.save(sys.argv[2], np.tanh(np.load(sys.argv[1]) @ W))
+    """)
+    z = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    out = run_command([sys.executable, script, "{input}", "{output}"], z, io_mode="files", timeout=30)
+    np.testing.assert_allclose(out, reference_generator(z), atol=1e-6)
+
+
+def test_command_argv_is_never_a_shell(tmp_path):
+    marker = tmp_path / "pwned"
+    script = write_script(tmp_path, "echo.py", """
+        import sys, io, numpy as np
+        np.load(io.BytesIO(sys.stdin.buffer.read()))
+        buf = io.BytesIO(); np.save(buf, np.array([[float(len(sys.argv[1]))]])); sys.stdout.buffer.write(buf.getvalue())
+    """)
+    evil = f"$(touch {marker}); touch {marker}"
+    out = run_command([sys.executable, script, evil], np.zeros((1, 1)), timeout=30)
+    assert out[0, 0] == len(evil)  # the argument arrived verbatim
+    assert not marker.exists()
+    with pytest.raises(TypeError, match="shlex.split"):
+        run_command(f"{sys.executable} {script}", np.zeros((1, 1)))
+
+
+def test_command_that_hangs_is_killed_at_the_timeout(tmp_path):
+    pidfile = tmp_path / "pid"
+    script = write_script(tmp_path, "hang.py", f"""
+        import os, sys, time
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        sys.stderr.write("starting to hang\\n"); sys.stderr.flush()
+        time.sleep(120)
+    """)
+    gen = CommandGenerator([sys.executable, script], latent_dim=6, timeout=2.0)
+    t0 = time.monotonic()
+    with pytest.raises(BlackBoxError, match="timed out after 2 s") as err:
+        gen(0, 4)
+    assert time.monotonic() - t0 < 15
+    assert "starting to hang" in str(err.value)  # stderr tail is quoted
+    pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the process is gone, not left running
+
+
+def test_command_that_prints_garbage(tmp_path):
+    script = write_script(tmp_path, "garbage.py", """
+        import sys
+        sys.stdin.buffer.read()
+        print("hello, I am not an array")
+        sys.stderr.write("garbage-marker\\n")
+    """)
+    with pytest.raises(BlackBoxError, match="malformed output") as err:
+        CommandGenerator([sys.executable, script], latent_dim=6, timeout=30)(0, 4)
+    assert "hello, I am not" in str(err.value) and "garbage-marker" in str(err.value)
+
+
+def test_command_pickle_output_is_refused(tmp_path):
+    script = write_script(tmp_path, "objarr.py", """
+        import sys, io, numpy as np
+        sys.stdin.buffer.read()
+        buf = io.BytesIO(); np.save(buf, np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
+        sys.stdout.buffer.write(buf.getvalue())
+    """)
+    with pytest.raises(BlackBoxError, match="malformed output"):
+        CommandGenerator([sys.executable, script], latent_dim=6, timeout=30)(0, 4)
+
+
+def test_command_with_the_wrong_shape(tmp_path):
+    script = write_script(tmp_path, "short.py", GEN.replace("np.tanh(z @ W)", "np.tanh(z @ W)[:-1]"))
+    with pytest.raises(BlackBoxError, match=r"shape \(3, 4\); expected \(4, \.\.\.\)"):
+        CommandGenerator([sys.executable, script], latent_dim=6, timeout=30)(0, 4)
+    # a descriptor must return (n, D)
+    flat = write_script(tmp_path, "flat.py", GEN.replace("np.tanh(z @ W)", "np.tanh(z @ W).ravel()"))
+    with pytest.raises(BlackBoxError, match=r"expected \(4, D\)"):
+        CommandDescriptor([sys.executable, flat], timeout=30)(np.ones((4, 6), np.float32))
+
+
+def test_command_nonzero_exit_quotes_stderr(tmp_path):
+    script = write_script(tmp_path, "boom.py", """
+        import sys
+        sys.stderr.write("line 1\\n" * 3000 + "boom-marker: CUDA out of memory\\n")
+        sys.exit(3)
+    """)
+    with pytest.raises(BlackBoxError, match="exited with status 3") as err:
+        CommandGenerator([sys.executable, script], latent_dim=6, timeout=30)(0, 4)
+    msg = str(err.value)
+    assert "boom-marker: CUDA out of memory" in msg
+    assert len(msg) < 3000  # a tail, not the whole stderr
+    with pytest.raises(BlackBoxError, match="cannot start command"):
+        run_command([str(tmp_path / "does-not-exist")], np.zeros((1, 1)))
+
+
+def test_command_descriptor_normalises(tmp_path):
+    desc = CommandDescriptor([sys.executable, write_script(tmp_path, "gen.py", GEN)], timeout=30)
+    x = np.random.default_rng(1).standard_normal((9, 6)).astype(np.float32)
+    e = desc(x)
+    ref = reference_generator(x)
+    ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    np.testing.assert_allclose(e, ref, atol=1e-6)
+
+
+# -- HTTP ----------------------------------------------------------------------------
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def _send(self, code, body, ctype="application/x-npy", length=True):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        srv = self.server
+        srv.hits[self.path] = srv.hits.get(self.path, 0) + 1
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/json":
+            z = np.asarray(json.loads(body)["inputs"], dtype=np.float32)
+            return self._send(200, json.dumps({"outputs": reference_generator(z).tolist()}).encode(), "application/json")
+        z = np.load(io.BytesIO(body), allow_pickle=False)
+        buf = io.BytesIO()
+        np.save(buf, reference_generator(z))
+        if self.path == "/flaky" and srv.hits[self.path] <= 2:
+            return self._send(500, b"temporarily broken", "text/plain")
+        if self.path == "/notfound":
+            return self._send(404, b"no such model", "text/plain")
+        if self.path == "/big":
+            return self._send(200, b"\0" * (2 * 2**20))
+        if self.path == "/big-unannounced":
+            self.close_connection = True
+            return self._send(200, b"\0" * (2 * 2**20), length=False)
+        if self.path == "/slow":
+            time.sleep(3)
+        if self.path == "/short":
+            buf = io.BytesIO()
+            np.save(buf, reference_generator(z)[:-1])
+        if self.path == "/garbage":
+            return self._send(200, b"<html>oops</html>", "text/html")
+        return self._send(200, buf.getvalue())
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A real HTTP server on 127.0.0.1 that serves at most 200 requests and then stops by itself."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.daemon_threads = True
+    srv.timeout = 0.1
+    srv.hits = {}
+    srv.handle_error = lambda request, address: None  # a client that timed out closes its socket early
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set() and sum(srv.hits.values()) < 200:
+            srv.handle_request()  # returns after srv.timeout when idle
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", srv
+    stop.set()
+    thread.join(timeout=5)
+    srv.server_close()
+
+
+def test_http_generator_npy_and_json(server):
+    url, _ = server
+    gen = HttpGenerator(url + "/gen", latent_dim=6, batch_size=8, timeout=10)
+    b = gen(3, 20)
+    np.testing.assert_allclose(b.x, reference_generator(b.z), atol=0)
+    bj = HttpGenerator(url + "/json", latent_dim=6, fmt="json", timeout=10)(3, 5)
+    np.testing.assert_allclose(bj.x, reference_generator(bj.z), atol=1e-6)
+    e = HttpDescriptor(url + "/gen", timeout=10)(np.ones((3, 6), np.float32))
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1, atol=1e-6)
+
+
+def test_http_500_then_success_with_retries(server):
+    url, srv = server
+    z = np.ones((2, 6), np.float32)
+    with pytest.raises(BlackBoxError, match="after 2 attempts.*HTTP 500.*temporarily broken"):
+        post_array(url + "/flaky", z, retries=1, backoff=0.01, timeout=10)
+    srv.hits["/flaky"] = 0
+    out = post_array(url + "/flaky", z, retries=3, backoff=0.01, timeout=10)
+    np.testing.assert_allclose(out, reference_generator(z))
+    assert srv.hits["/flaky"] == 3  # two 500s, then success
+
+
+def test_http_4xx_is_not_retried(server):
+    url, srv = server
+    with pytest.raises(BlackBoxError, match="HTTP 404.*no such model"):
+        post_array(url + "/notfound", np.ones((1, 6)), retries=3, backoff=0.01)
+    assert srv.hits["/notfound"] == 1
+
+
+def test_http_oversize_response_is_refused(server):
+    url, _ = server
+    with pytest.raises(BlackBoxError, match="max_bytes"):
+        post_array(url + "/big", np.ones((1, 6)), max_bytes=2**20, timeout=10)
+    with pytest.raises(BlackBoxError, match="max_bytes"):
+        post_array(url + "/big-unannounced", np.ones((1, 6)), max_bytes=2**20, timeout=10)
+
+
+def test_http_timeout(server):
+    url, srv = server
+    t0 = time.monotonic()
+    with pytest.raises(BlackBoxError, match="after 2 attempts.*no response within timeout=0.5 s"):
+        post_array(url + "/slow", np.ones((1, 6)), timeout=0.5, retries=1, backoff=0.01)
+    assert time.monotonic() - t0 < 2.5
+    assert srv.hits["/slow"] == 2
+
+
+def test_http_garbage_and_wrong_shape(server):
+    url, _ = server
+    with pytest.raises(BlackBoxError, match="malformed output"):
+        post_array(url + "/garbage", np.ones((1, 6)), timeout=10)
+    with pytest.raises(BlackBoxError, match=r"shape \(3, 4\); expected \(4, \.\.\.\)"):
+        HttpGenerator(url + "/short", latent_dim=6, timeout=10)(0, 4)
+
+
+def test_http_connection_refused_and_bad_url():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    with pytest.raises(BlackBoxError, match="after 2 attempts.*connection failed"):
+        post_array(f"http://127.0.0.1:{port}/x", np.ones((1, 2)), retries=1, backoff=0.01, timeout=5)
+    with pytest.raises(ValueError, match="http:// or https://"):
+        post_array("file:///etc/passwd", np.ones((1, 2)))
+
+
+# -- torch and ONNX ------------------------------------------------------------------
+torch = pytest.importorskip("torch")
+
+
+def tiny_generator():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 5))
+
+
+def test_torch_weights_from_safetensors_and_weights_only(tmp_path):
+    from safetensors.torch import save_file
+
+    trained = tiny_generator()
+    save_file(trained.state_dict(), tmp_path / "w.safetensors")
+    torch.save(trained.state_dict(), tmp_path / "w.pt")
+    z = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    with torch.no_grad():
+        ref = trained(torch.from_numpy(z)).numpy()
+    for weights in ("w.safetensors", "w.pt"):
+        fresh = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 5))
+        gen = TorchGenerator(fresh, latent_dim=6, weights=tmp_path / weights)
+        np.testing.assert_array_equal(gen.generate(z), ref)
+    desc = TorchDescriptor(tiny_generator())
+    e = desc(z)
+    np.testing.assert_allclose(e, ref / np.linalg.norm(ref, axis=1, keepdims=True), atol=1e-6)
+
+
+class _Payload:
+    """A pickle that creates a file when unpickled (what a malicious checkpoint could do)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+def test_pickles_are_never_loaded_by_default(tmp_path):
+    marker = tmp_path / "code-ran"
+    bad = tmp_path / "evil.pt"
+    torch.save({"weight": _Payload(str(marker))}, bad)
+    with pytest.raises(BlackBoxError, match="refusing to unpickle.*safetensors"):
+        load_state_dict(bad)
+    assert not marker.exists()
+    with pytest.raises(BlackBoxError, match="refusing to unpickle"):
+        TorchGenerator(tiny_generator(), latent_dim=6, weights=bad)
+    assert not marker.exists()
+    load_state_dict(bad, unsafe_allow_pickle=True)  # the explicit opt-in does run it
+    assert marker.exists()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_onnx_generator_exported_from_torch(tmp_path):
+    model = tiny_generator().eval()
+    path = tmp_path / "gen.onnx"
+    torch.onnx.export(
+        model, (torch.zeros(2, 6),), str(path), input_names=["z"], output_names=["x"],
+        dynamic_axes={"z": {0: "n"}, "x": {0: "n"}}, dynamo=False,
+    )
+    gen = OnnxGenerator(path, batch_size=16)
+    assert gen.latent_dim == 6  # inferred from the model's input
+    b = gen(0, 40)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(b.z)).numpy()
+    np.testing.assert_allclose(b.x, ref, atol=1e-5)
+    # pickles without its session (Dask ships adapters to workers) and reopens it
+    clone = pickle.loads(pickle.dumps(gen))
+    np.testing.assert_array_equal(clone(0, 40).x, b.x)
+    assert identity_of(clone) == identity_of(gen) and "sha256=" in identity_of(gen)
+    desc = OnnxDescriptor(path)
+    np.testing.assert_allclose(np.linalg.norm(desc(b.z), axis=1), 1, atol=1e-6)
+    with pytest.raises(BlackBoxError, match="ONNX model gen.onnx failed"):
+        desc(np.ones((3, 7), np.float32))  # wrong input width
+    with pytest.raises(FileNotFoundError):
+        OnnxGenerator(tmp_path / "missing.onnx")
