@@ -244,7 +244,10 @@ def test_white_box_latents_recover_the_target_and_feed_rejection():
     wb = white_box_latents(gen, target_image=target.numpy(), latent_dim=L, descriptor=lambda x: x,
                            n_restarts=16, steps=150, lr=0.08, alpha=1e-4, seed=1)
     assert wb.z.shape == (16, L)
-    assert np.median(wb.distance) < 0.01  # most restarts land on the target's identity
+    assert np.median(wb.distance) < 0.03  # most restarts land near the target's identity
+    with torch.no_grad():  # ... where random latents do not
+        rand = gen(torch.randn(200, L)) @ target
+    assert np.median(np.arccos(np.clip(rand.numpy(), -1, 1)) / np.pi) > 0.1
 
     class Toy:
         latent_dim = L
