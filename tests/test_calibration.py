@@ -310,3 +310,18 @@ def test_calibrated_sampler_is_reproducible_and_a_latent_model(ps, voronoi):
     np.testing.assert_array_equal(a.z, b.z)
     np.testing.assert_array_equal(voronoi.generate(a.z), a.x)
     assert voronoi.latents(5, 100).shape == (100, ps.latent_dim)
+
+
+def test_accept_mask_thins_a_pool_like_the_sampler(ps, voronoi, fit, mode):
+    # the sampler's first round draws its proposals from the same stream: same decisions
+    from bbcollapse.blackbox import shard_seed
+
+    s = shard_seed(8, 7, 0)
+    z = ps.latents(s, 500)
+    keep = voronoi.accept_mask(z, seed=s)
+    np.testing.assert_array_equal(voronoi.latents(8, int(keep.sum())), z[keep])
+    rej = rejection_calibrator(ps, identity_descriptor, modes=mode, r0=R0, accept_prob=0.0,
+                               fit_latents=fit[0], fit_embeddings=fit[1])
+    e = ps.generate(z)
+    keep = rej.accept_mask(z, e, seed=1)
+    assert not (ps.component(z[keep]) == 0).any() and keep.sum() > 0.7 * len(z)

@@ -456,10 +456,19 @@ class VoronoiCalibrated(_Calibrated):
         # sum_k pi_k a_k with the fitted pi (the measured rate uses the true cell masses)
         self.expected_acceptance = float((weights.pi * self.acceptance).sum())
 
+    def accept_mask(self, z, *, seed: int) -> np.ndarray:
+        """(n,) bool: which of the prior latents ``z`` the sampler accepts (seeded uniform draws).
+
+        Applying it to an already generated and embedded prior pool gives a calibrated
+        sample with no new generator or descriptor call (thinning).
+        """
+        z = np.asarray(z)
+        u = np.random.default_rng(shard_seed(seed, 1)).random(len(z))
+        return u < self.acceptance[self.weights.assign(z)]
+
     def _round(self, seed, m, need_x):
         z = np.asarray(self.model.latents(seed, m))
-        u = np.random.default_rng(shard_seed(seed, 1)).random(m)
-        keep = u < self.acceptance[self.weights.assign(z)]
+        keep = self.accept_mask(z, seed=seed)
         return z[keep], None, keep
 
 
@@ -619,6 +628,18 @@ class RejectionCalibrated(_Calibrated):
         p = np.where(inside, self.p[None, :], 1.0)
         return p.min(axis=1)
 
+    def accept_mask(self, z, embeddings=None, *, seed: int) -> np.ndarray:
+        """(n,) bool: which prior latents ``z`` (with their embeddings for region="output") are accepted.
+
+        Applying it to an already generated and embedded prior pool gives a calibrated
+        sample with no new generator or descriptor call (thinning).
+        """
+        z = np.asarray(z)
+        if self.region == "output" and embeddings is None:
+            raise ValueError("region='output' decides on the embeddings: pass embeddings=")
+        u = np.random.default_rng(shard_seed(seed, 1)).random(len(z))
+        return u < self.accept_probability(self.in_region(z, embeddings))
+
     def _round(self, seed, m, need_x):
         z = np.asarray(self.model.latents(seed, m))
         x = e = None
@@ -627,8 +648,7 @@ class RejectionCalibrated(_Calibrated):
             self._gcalls += m
             self._dcalls += m
             x = np.concatenate(outs) if isinstance(outs[0], np.ndarray) else outs
-        u = np.random.default_rng(shard_seed(seed, 1)).random(m)
-        keep = u < self.accept_probability(self.in_region(z, e))
+        keep = self.accept_mask(z, e, seed=seed)
         if x is not None and isinstance(x, np.ndarray):
             x = x[keep]
         elif x is not None:
