@@ -337,9 +337,12 @@ class _Residual(nn.Module):
         self.conv1, self.conv2, self.down = conv1, conv2, down
 
     def forward(self, x):
-        y = self.conv2(F.relu(self.conv1(x)))
-        shortcut = F.avg_pool2d(x, 2, 2) if self.down else x
-        return F.relu(_pad_add(y, shortcut))
+        y = self.conv2(F.relu(self.conv1(x), inplace=True))
+        if self.down:
+            y = _pad_add(y, F.avg_pool2d(x, 2, 2))
+        else:
+            y += x
+        return F.relu(y, inplace=True)
 
 
 class DlibResNet(nn.Module):
@@ -382,7 +385,7 @@ class DlibResNet(nn.Module):
         self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.stem(x))
+        x = F.relu(self.stem(x), inplace=True)
         k, s, p = self.pool
         x = F.max_pool2d(x, k, s, p)
         x = self.blocks(x)
