@@ -46,6 +46,19 @@ def test_erl_ties_are_counted():
     assert not t.reject and not t.outside.any()
 
 
+def test_mad_hand_example():
+    # One grid point, values obs 3, refs 0, 1, 2 (no transform): mean 1.5, sd (ddof=1) sqrt(5/3);
+    # studentised deviations 1.16, -1.16, -0.39, 0.39.
+    # two-sided: |dev| = 1.16, 1.16, 0.39, 0.39 -> #{T >= T_obs} = 2 (the tie with 0 counts), p = 2/4
+    # greater:    dev  = 1.16, -1.16, -0.39, 0.39 -> #{T >= T_obs} = 1, p = 1/4
+    t = bb.global_envelope_test([3], [[0], [1], [2]], alpha=0.25, kind="mad", transform=None)
+    assert t.p_value == pytest.approx(0.5) and not t.reject
+    assert t.statistic == pytest.approx(1.5 / np.sqrt(5 / 3))
+    t = bb.global_envelope_test([3], [[0], [1], [2]], alpha=0.25, kind="mad", transform=None, alternative="greater")
+    assert t.p_value == pytest.approx(0.25) and t.reject
+    # critical u = 2nd largest T = 0.39 -> upper envelope 1.5 + 0.5 = 2.0
+    np.testing.assert_allclose(t.hi, [2.0])
+
 def test_mad_extreme_curve_has_smallest_p_and_leaves_envelope_iff_rejected():
     rng = np.random.default_rng(1)
     ref = np.cumsum(rng.poisson(3.0, size=(99, 20)), axis=1)

@@ -315,6 +315,37 @@ def _lexicographic_at_least_as_extreme(sorted_ranks):
     return cum[np.asarray(inverse).ravel()]
 
 
+def _erl(raw, alpha, alternative):
+    """ERL on the (N, G) curves, observed first -> (lo, hi, outside, p, extreme rank of obs)."""
+    n_all = raw.shape[0]
+    ranks = np.sort(_pointwise_extreme_ranks(raw, alternative), axis=1)
+    p_all = _lexicographic_at_least_as_extreme(ranks) / n_all
+    central = raw[p_all > alpha]  # the curves not among the alpha most extreme
+    lo, hi = central.min(axis=0), central.max(axis=0)
+    obs = raw[0]
+    below, above = obs < lo, obs > hi
+    outside = {"greater": above, "less": below}.get(alternative, below | above)
+    return lo, hi, outside, float(p_all[0]), float(ranks[0, 0])
+
+
+def _mad(y, alpha, alternative, transform):
+    """Studentised MAD on the transformed (N, G) curves, observed first."""
+    n_all = y.shape[0]
+    centre = y.mean(axis=0)
+    sd = y.std(axis=0, ddof=1)
+    informative = sd > 0  # all curves equal there (the observed one included): no information
+    dev = np.zeros_like(y)
+    dev[:, informative] = (y[:, informative] - centre[informative]) / sd[informative]
+    signed = {"greater": dev, "less": -dev}.get(alternative, np.abs(dev))
+    t = signed.max(axis=1)
+    p_value = float((t >= t[0]).sum() / n_all)
+    k = int(math.floor(alpha * n_all + 1e-9))
+    u = float(np.sort(t)[::-1][k])  # (k+1)-th largest: T_obs > u  <=>  #{T_i >= T_obs} <= k  <=>  p <= alpha
+    lo = _inverse(centre - u * sd, transform) if alternative != "greater" else np.full_like(centre, -np.inf)
+    hi = _inverse(centre + u * sd, transform) if alternative != "less" else np.full_like(centre, np.inf)
+    return lo, hi, signed[0] > u, p_value, float(t[0])
+
+
 def global_envelope_test(
     obs_curve,
     ref_curves,
@@ -376,50 +407,10 @@ def global_envelope_test(
             f"(the smallest p-value is 1/(s+1)); use a few hundred or more for a stable decision"
         )
     raw = np.vstack([obs[None, :], ref])  # (N, G), observed first
-    n_all = raw.shape[0]
     if kind == "erl":
-        ranks = np.sort(_pointwise_extreme_ranks(raw, alternative), axis=1)
-        as_extreme = _lexicographic_at_least_as_extreme(ranks)
-        p_all = as_extreme / n_all
-        central = raw[p_all > alpha]
-        lo, hi = central.min(axis=0), central.max(axis=0)
-        statistic = float(ranks[0, 0])
-        outside = (obs < lo) | (obs > hi)
-        if alternative == "greater":
-            outside = obs > hi
-        elif alternative == "less":
-            outside = obs < lo
+        lo, hi, outside, p_value, statistic = _erl(raw, alpha, alternative)
     else:
-        y = _forward(raw, transform)
-        centre = y.mean(axis=0)
-        sd = y.std(axis=0, ddof=1)
-        informative = sd > 0
-        dev = np.zeros_like(y)
-        dev[:, informative] = (y[:, informative] - centre[informative]) / sd[informative]
-        if alternative == "greater":
-            t = dev.max(axis=1)
-        elif alternative == "less":
-            t = (-dev).max(axis=1)
-        else:
-            t = np.abs(dev).max(axis=1)
-        as_extreme = (t >= t[0]).sum()
-        p_all = None
-        k = int(math.floor(alpha * n_all + 1e-9))
-        u = float(np.sort(t)[::-1][k])  # (k+1)-th largest: obs > u  <=>  #{T_i >= T_obs} <= k
-        lo_t = centre - u * sd if alternative != "greater" else np.full_like(centre, -np.inf)
-        hi_t = centre + u * sd if alternative != "less" else np.full_like(centre, np.inf)
-        lo, hi = _inverse(lo_t, transform), _inverse(hi_t, transform)
-        lo = np.where(np.isfinite(lo_t), lo, -np.inf)
-        d_obs = dev[0]
-        if alternative == "greater":
-            outside = d_obs > u
-        elif alternative == "less":
-            outside = -d_obs > u
-        else:
-            outside = np.abs(d_obs) > u
-        statistic = float(t[0])
-        as_extreme = np.array([as_extreme])
-    p_value = float(as_extreme[0] / n_all)
+        lo, hi, outside, p_value, statistic = _mad(_forward(raw, transform), alpha, alternative, transform)
     where = np.flatnonzero(outside)
     return GlobalEnvelopeTest(
         kind=kind,
