@@ -1,0 +1,371 @@
+"""Fused one-pass CPU tile reduction (numba) behind :func:`bbcollapse.neighbor_stats`.
+
+The float32 cosine tile comes from one GEMM (torch, i.e. MKL/oneDNN/OpenBLAS);
+a single parallel numba pass over its rows then does every reduction at once:
+
+* **histogram over the thresholds** (radii and grid): the float32 cosine is
+  quantised into one of ``LUT_BUCKETS`` buckets and a lookup table gives the
+  histogram bin directly.  Buckets that lie within the error band of a
+  threshold (or in the similarity-kernel region) are marked special and take a
+  slow path; there, pairs whose cosine lies within the rigorous float32 error
+  bound ``band`` of a threshold are recomputed as a float64 dot product, so the
+  counts equal a float64 brute force exactly (a tie ``cos == cos(pi r)`` counts
+  as a neighbour).
+* **similarity sum**: only for ``cos > cos(pi theta) - band`` (arccos only there).
+* **top-k**: a per-row candidate buffer guarded by a running threshold, so most
+  pairs are rejected by one compare; the surviving candidates (all within
+  ``2 band`` of the k-th largest float32 cosine) are recomputed in float64 and
+  merged with the running list by (distance, global index).
+
+Counts, top-k and the similarity sum are therefore computed from float64 dot
+products: counts and top-k exactly, the similarity sum to float64 round-off.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .engine import NeighborStats, _Plan
+
+__all__ = ["NumbaReducer", "build_bin_lut"]
+
+#: Number of buckets of the cosine -> histogram-bin lookup table.
+LUT_BUCKETS = 8192
+#: Default tile shape: anchors x samples per GEMM (float32 tile of 8 MiB fits the L3).
+TILE_ROWS = 512
+TILE_COLS = 4096
+#: Interleaved sub-histograms per row (the pass over a row is unrolled by this much).
+N_SUB = 4
+_SPECIAL = -1
+_TOPK_MARGIN = 1e-12  # covers cos(pi * arccos(x) / pi) round-off when re-deriving a threshold
+
+
+def build_bin_lut(t_asc: np.ndarray, band: float, cos_theta: float | None, n_buckets: int = LUT_BUCKETS):
+    """Lookup table: bucket of a float32 cosine -> histogram bin, or -1 (slow path).
+
+    Bucket ``b = floor((c + 1) * n_buckets / 2)`` (clamped) covers roughly
+    ``[b/S - 1, (b+1)/S - 1)`` with ``S = n_buckets / 2``.  We widen that range by one
+    bucket (rounding of the bucket computation) and by ``band`` (float32 GEMM error);
+    a bucket is *clean* when no threshold lies in the widened range, and then every
+    cosine in it - float32 or the exact float64 one - has the same bin: the number
+    of thresholds below it.  Buckets reaching into the similarity region
+    ``cos > cos(pi theta) - band`` are special too, so the fast path does one load.
+
+    Returns
+    -------
+    lut : (n_buckets,) int32
+    """
+    s = n_buckets / 2.0
+    w = 1.0 / s
+    b = np.arange(n_buckets, dtype=np.float64)
+    lo = b / s - 1.0 - w - band
+    hi = (b + 1.0) / s - 1.0 + w + band
+    lo[0] = -np.inf
+    hi[-1] = np.inf
+    first_ge_lo = np.searchsorted(t_asc, lo, side="left")  # #thresholds < lo
+    count_le_hi = np.searchsorted(t_asc, hi, side="right")  # #thresholds <= hi
+    special = count_le_hi > first_ge_lo
+    if cos_theta is not None:
+        special |= hi > cos_theta - band
+    return np.where(special, _SPECIAL, first_ge_lo).astype(np.int32)
+
+
+@njit(cache=True)
+def _dot64(a64, i, cx, j):
+    """float64 dot product of anchor i and sample j (four partial sums, then pairwise)."""
+    dim = a64.shape[1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    t = 0
+    while t + 4 <= dim:
+        s0 += a64[i, t] * cx[j, t]
+        s1 += a64[i, t + 1] * cx[j, t + 1]
+        s2 += a64[i, t + 2] * cx[j, t + 2]
+        s3 += a64[i, t + 3] * cx[j, t + 3]
+        t += 4
+    while t < dim:
+        s0 += a64[i, t] * cx[j, t]
+        t += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True)
+def _n_le(t_asc, x):
+    """Number of thresholds <= x (t_asc ascending, short)."""
+    lo = 0
+    hi = t_asc.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if t_asc[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _merge_row(top_d, top_i, row, cd, ci, n):
+    """Merge n candidates (cd, ci) sorted by (dist, index) into the sorted row of top_d/top_i."""
+    k = top_d.shape[1]
+    old_d = top_d[row].copy()
+    old_i = top_i[row].copy()
+    p = 0
+    q = 0
+    for r in range(k):
+        take_new = False
+        if q < n:
+            if p >= k:
+                take_new = True
+            else:
+                od = old_d[p]
+                oi = old_i[p]
+                if oi < 0:
+                    take_new = True
+                elif cd[q] < od or (cd[q] == od and ci[q] < oi):
+                    take_new = True
+        if take_new:
+            top_d[row, r] = cd[q]
+            top_i[row, r] = ci[q]
+            q += 1
+        else:
+            top_d[row, r] = old_d[p]
+            top_i[row, r] = old_i[p]
+            p += 1
+
+
+@njit(parallel=True, cache=True)
+def reduce_tile(
+    cos,  # (mb, nc) float32 tile
+    a64,  # (m, D) float64 anchors
+    cx,  # (n_chunk, D) float64 samples of the chunk (exact values)
+    row0,  # global anchor row of tile row 0
+    col0,  # chunk column of tile column 0
+    gidx0,  # global sample index of chunk column 0
+    lut,  # (n_buckets,) int32: bin, or -1 (special)
+    t_asc,  # (n_t,) float64
+    band,
+    cos_theta,  # float64 (ignored unless do_ssum)
+    theta,
+    do_ssum,
+    hist,  # (m, n_t + 1) int64, accumulated
+    ssum,  # (m,) float64, accumulated (unnormalised expm1 sums)
+    top_d,  # (m, k) float64
+    top_i,  # (m, k) int64
+    thr_init,  # (m,) float64: lower bound on the cosine of a new top-k member
+):
+    mb, nc = cos.shape
+    nbins = t_asc.shape[0] + 1
+    k = top_d.shape[1]
+    n_b = lut.shape[0]
+    s = np.float32(n_b / 2.0)
+    bmax = np.float32(n_b - 1)
+    zero = np.float32(0.0)
+    special = np.int32(_SPECIAL)
+    two_band = 2.0 * band + _TOPK_MARGIN
+    n_blk = min(mb, 64)
+    for blk in prange(n_blk):
+        r_start = blk * mb // n_blk
+        r_end = (blk + 1) * mb // n_blk
+        sub = np.zeros(N_SUB * nbins, dtype=np.int64)
+        idx = np.empty(nc, dtype=np.int32)  # bucket of each cosine of the row
+        slow = np.empty(nc, dtype=np.int64)  # columns in special buckets
+        cand = np.empty(nc, dtype=np.int64)  # top-k candidates
+        for li in range(r_start, r_end):
+            i = row0 + li
+            crow = cos[li]
+            thr = thr_init[i]
+            if k > 0 and thr == -np.inf and nc >= k:
+                # No full top-k yet: the k-th largest cosine of a prefix of the row is a
+                # lower bound on the row's k-th largest, so anything more than 2*band
+                # below it cannot enter the float64 top-k.
+                n_pre = min(nc, 8 * k + 256)
+                pre = crow[:n_pre].copy()
+                thr = np.float64(np.partition(pre, n_pre - k)[n_pre - k]) - two_band
+            thr32 = np.float32(thr - 1e-7) if k > 0 else np.float32(np.inf)
+            n_slow = 0
+            n_cand = 0
+            # Pass 1 (vectorised): bucket of every cosine; count top-k candidates.
+            n_above = 0
+            for j in range(nc):
+                c = crow[j]
+                idx[j] = np.int32(min(max(c * s + s, zero), bmax))
+                n_above += c >= thr32
+            # Pass 2: bucket -> bin, four interleaved sub-histograms (no store-to-load
+            # dependency between neighbouring pairs that fall into the same bin).
+            j = 0
+            while j + 4 <= nc:
+                e0 = lut[idx[j]]
+                e1 = lut[idx[j + 1]]
+                e2 = lut[idx[j + 2]]
+                e3 = lut[idx[j + 3]]
+                if e0 == special or e1 == special or e2 == special or e3 == special:
+                    for q in range(4):
+                        e = lut[idx[j + q]]
+                        if e != special:
+                            sub[np.uint32(q * nbins) + np.uint32(e)] += 1
+                        else:
+                            slow[n_slow] = j + q
+                            n_slow += 1
+                else:
+                    sub[np.uint32(e0)] += 1
+                    sub[np.uint32(nbins) + np.uint32(e1)] += 1
+                    sub[np.uint32(2 * nbins) + np.uint32(e2)] += 1
+                    sub[np.uint32(3 * nbins) + np.uint32(e3)] += 1
+                j += 4
+            while j < nc:
+                e = lut[idx[j]]
+                if e != special:
+                    sub[np.uint32(e)] += 1
+                else:
+                    slow[n_slow] = j
+                    n_slow += 1
+                j += 1
+            if n_above > 0:
+                for j in range(nc):
+                    if crow[j] >= thr32:
+                        cand[n_cand] = j
+                        n_cand += 1
+            # Special buckets: near a threshold (float64 recheck) or in the similarity region.
+            acc = 0.0
+            for q in range(n_slow):
+                j = slow[q]
+                cd = np.float64(crow[j])
+                v = _n_le(t_asc, cd)
+                if (v > 0 and cd - t_asc[v - 1] <= band) or (v < nbins - 1 and t_asc[v] - cd <= band):
+                    v = _n_le(t_asc, _dot64(a64, i, cx, col0 + j))
+                sub[v] += 1
+                if do_ssum and cd > cos_theta - band:
+                    # float64 dot: arccos is ill-conditioned near cos = 1 (duplicates),
+                    # where a float32 cosine would be off by ~1e-4 in distance.
+                    cc = min(max(_dot64(a64, i, cx, col0 + j), -1.0), 1.0)
+                    d = math.acos(cc) / math.pi
+                    if d < theta:
+                        acc += math.expm1(theta - d)
+            if do_ssum:
+                ssum[i] += acc
+            for v in range(nbins):
+                tot = 0
+                for q in range(N_SUB):
+                    tot += sub[q * nbins + v]
+                    sub[q * nbins + v] = 0
+                hist[i, v] += tot
+            if n_cand > 0:
+                # Everything within 2*band of the k-th largest float32 cosine may be in
+                # the float64 top-k; resolve those in float64.
+                if n_cand >= k:
+                    vals = np.empty(n_cand, dtype=np.float32)
+                    for q in range(n_cand):
+                        vals[q] = crow[cand[q]]
+                    kth = np.float64(np.partition(vals, n_cand - k)[n_cand - k])
+                    thr = max(thr, kth - two_band)
+                cand_d = np.empty(n_cand, dtype=np.float64)
+                cand_i = np.empty(n_cand, dtype=np.int64)
+                n = 0
+                for q in range(n_cand):
+                    jj = cand[q]
+                    if np.float64(crow[jj]) >= thr:
+                        dot = _dot64(a64, i, cx, col0 + jj)
+                        cand_d[n] = math.acos(min(max(dot, -1.0), 1.0)) / math.pi
+                        cand_i[n] = gidx0 + jj
+                        n += 1
+                # candidates are in ascending index order: a stable sort by distance
+                # orders them by (distance, index)
+                order = np.argsort(cand_d[:n], kind="mergesort")
+                _merge_row(top_d, top_i, i, cand_d[:n][order], cand_i[:n][order], n)
+
+
+class NumbaReducer:
+    """Fused CPU tile reduction: torch float32 GEMM + one numba pass per tile.
+
+    Same interface as :class:`bbcollapse.reducers.TorchReducer`; exact counts,
+    curve and top-k with respect to float64 dot products.
+
+    Parameters
+    ----------
+    plan : engine._Plan
+    anchors : (m, D) float32/float64 unit vectors
+    anchor_block : int
+        Upper bound on the anchors per GEMM tile (the tile is at most
+        ``min(anchor_block, tile_rows) x tile_cols``).
+    tile_rows, tile_cols : tile shape; the defaults keep the float32 tile in cache.
+    """
+
+    def __init__(self, plan: _Plan, anchors: np.ndarray, *, anchor_block=2048, tile_rows=TILE_ROWS,
+                 tile_cols=TILE_COLS, n_buckets=LUT_BUCKETS):
+        import torch
+
+        self.torch = torch
+        self.plan = plan
+        self.m, self.dim = anchors.shape
+        self.rows = max(1, min(int(anchor_block), int(tile_rows)))
+        self.cols = max(1, int(tile_cols))
+        self.a32 = torch.from_numpy(np.ascontiguousarray(anchors, dtype=np.float32))
+        self.a64 = np.ascontiguousarray(anchors, dtype=np.float64)
+        self.cos_theta = math.cos(math.pi * plan.theta) if plan.theta is not None else 2.0
+        self.lut = build_bin_lut(plan.t_asc, plan.band, math.cos(math.pi * plan.theta) if plan.theta is not None
+                                 else None, n_buckets)
+        self.t_asc = np.ascontiguousarray(plan.t_asc, dtype=np.float64)
+        self.hist = np.zeros((self.m, len(self.t_asc) + 1), dtype=np.int64)
+        self.ssum = np.zeros(self.m, dtype=np.float64)
+        self.top_d = np.full((self.m, plan.k), np.inf)
+        self.top_i = np.full((self.m, plan.k), -1, dtype=np.int64)
+        self._buf = torch.empty(self.rows * self.cols, dtype=torch.float32)
+
+    def _thr_init(self):
+        """Per anchor, a lower bound on the float32 cosine of anything that can still enter its top-k."""
+        k = self.plan.k
+        if k == 0:
+            return np.full(self.m, np.inf)
+        dk = self.top_d[:, k - 1]
+        thr = np.full(self.m, -np.inf)
+        full = np.isfinite(dk)
+        thr[full] = np.cos(np.pi * dk[full]) - self.plan.band - _TOPK_MARGIN
+        return thr
+
+    def add(self, chunk: np.ndarray, offset: int):
+        torch = self.torch
+        plan = self.plan
+        # float64 copy for the rechecks: one kernel specialisation, and the copy costs
+        # O(n D) against the O(m n D) tile work.
+        cx = np.ascontiguousarray(chunk, dtype=np.float64)
+        c32 = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))
+        n = cx.shape[0]
+        prev = torch.get_float32_matmul_precision()
+        torch.set_float32_matmul_precision("highest")
+        try:
+            for s0 in range(0, n, self.cols):
+                s1 = min(n, s0 + self.cols)
+                thr = self._thr_init()
+                for b0 in range(0, self.m, self.rows):
+                    b1 = min(self.m, b0 + self.rows)
+                    out = self._buf[: (b1 - b0) * (s1 - s0)].view(b1 - b0, s1 - s0)
+                    torch.mm(self.a32[b0:b1], c32[s0:s1].T, out=out)
+                    reduce_tile(
+                        out.numpy(), self.a64, cx, b0, s0, int(offset), self.lut, self.t_asc,
+                        float(plan.band), float(self.cos_theta), float(plan.theta or 0.0),
+                        plan.theta is not None, self.hist, self.ssum, self.top_d, self.top_i, thr,
+                    )
+        finally:
+            torch.set_float32_matmul_precision(prev)
+
+    def result(self, n_samples: int) -> NeighborStats:
+        plan = self.plan
+        counts, curve = plan.finish(self.hist)
+        ssum = self.ssum.copy()
+        if plan.theta is not None:
+            ssum = ssum / math.expm1(plan.theta)
+        return NeighborStats(
+            radii=plan.radii,
+            grid=plan.grid,
+            theta=plan.theta,
+            counts=counts,
+            curve=curve,
+            ssum=ssum,
+            topk_dist=self.top_d.copy(),
+            topk_index=self.top_i.copy(),
+            n_samples=int(n_samples),
+        )
