@@ -730,9 +730,10 @@ def bootstrap_mccs(
     similarity contributions).  MCCS is increasing in the mean similarity, so the
     percentile interval of MCCS is MCCS of the percentile interval of the mean.
 
-    The interval is for a *fixed* anchor.  For I_w selected on the same C it
-    under-covers (the winner's curse); select I_w on one half of the samples, or on the
-    anchors (Algorithm 1), and bootstrap on the other.
+    The interval is for a *fixed* anchor.  For I_w selected on the same C it can
+    under-cover (the winner's curse; small in notebook 02's planted world, where I_w sits
+    well inside the planted identity); to be safe, select I_w on the anchors (Algorithm 1)
+    or on one half of the samples and bootstrap on the other.
     """
     level, n_boot = _check_level(level), _check_n_boot(n_boot)
     if form not in MCCS_FORMS:
