@@ -270,7 +270,7 @@ def reduce_tile(
                     if np.float64(crow[jj]) >= thr:
                         dot = _dot64(a64, i, cx, col0 + jj)
                         cand_d[n] = math.acos(min(max(dot, -1.0), 1.0)) / math.pi
-                        cand_i[n] = gidx0 + jj
+                        cand_i[n] = gidx0 + col0 + jj
                         n += 1
                 # candidates are in ascending index order: a stable sort by distance
                 # orders them by (distance, index)

@@ -98,7 +98,20 @@ class TorchReducer:
             torch.set_float32_matmul_precision(prev)
 
     def _exact_dots(self, rows, cols, b0, c64):
-        return (self.a64[b0 + rows] * c64[cols]).sum(1)
+        """float64 dots of the listed (anchor row, sample col) pairs, in bounded memory."""
+        torch = self.torch
+        n, dim = rows.numel(), c64.shape[1]
+        if n * 8 >= (self.a64.shape[0] - b0) * c64.shape[0] and n > 4096:
+            # Dense (e.g. most pairs inside the similarity kernel): one float64 GEMM of the
+            # rows involved is cheaper than gathering.
+            r0, r1 = int(rows.min()), int(rows.max()) + 1
+            return (self.a64[b0 + r0 : b0 + r1] @ c64.T)[rows - r0, cols]
+        out = torch.empty(n, dtype=torch.float64, device=self.dev)
+        step = max(1, (1 << 22) // dim)  # 32 MiB of float64 per gathered batch
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            out[s:e] = (self.a64[b0 + rows[s:e]] * c64[cols[s:e]]).sum(1)
+        return out
 
     def _reduce(self, cos, b0, b1, c64, offset):
         torch, plan = self.torch, self.plan
@@ -115,7 +128,9 @@ class TorchReducer:
         if self.cos_theta is not None:
             rows, cols = (cos > self.cos_theta - band).nonzero(as_tuple=True)
             if rows.numel():
-                d = torch.arccos(cos[rows, cols].double().clamp(-1, 1)) / math.pi
+                # float64 dots: arccos is ill-conditioned near cos = 1 (duplicates), where
+                # the float32 cosine would be off by ~1e-4 in distance.
+                d = torch.arccos(self._exact_dots(rows, cols, b0, c64).clamp(-1, 1)) / math.pi
                 s = torch.expm1((plan.theta - d).clamp(min=0))
                 self.ssum.index_add_(0, rows + b0, s)
         if plan.k:

@@ -1,0 +1,186 @@
+"""The fused numba tile kernel (NumbaReducer) against a float64 numpy brute force.
+
+The brute force below is independent of the engine: one float64 GEMM, arccos of
+every pair, threshold comparisons, a full lexicographic sort for the top-k.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from bbcollapse import PAPER_GRID, neighbor_stats
+from bbcollapse.engine import _Plan
+
+numba = pytest.importorskip("numba")
+from bbcollapse._tile_kernel import LUT_BUCKETS, NumbaReducer, build_bin_lut  # noqa: E402
+from bbcollapse.reducers import TorchReducer  # noqa: E402
+
+
+def brute_force(anchors, samples, radii, grid, theta, k):
+    dots = np.asarray(anchors, np.float64) @ np.asarray(samples, np.float64).T
+    d = np.arccos(np.clip(dots, -1, 1)) / np.pi
+    counts = np.stack([(dots >= np.cos(np.pi * r)).sum(1) for r in radii], 1) if len(radii) else None
+    curve = np.stack([(dots >= np.cos(np.pi * g)).sum(1) for g in grid], 1) if len(grid) else None
+    ssum = (np.expm1(np.maximum(0.0, theta - d)) / np.expm1(theta)).sum(1) if theta is not None else None
+    idx = np.broadcast_to(np.arange(d.shape[1]), d.shape)
+    order = np.lexsort((idx, d), axis=1)[:, :k]
+    top_d = np.full((d.shape[0], k), np.inf)
+    top_i = np.full((d.shape[0], k), -1)
+    kk = min(k, d.shape[1])
+    top_d[:, :kk] = np.take_along_axis(d, order, 1)[:, :kk]
+    top_i[:, :kk] = order[:, :kk]
+    return counts, curve, ssum, top_d, top_i
+
+
+def unit_rows(rng, n, dim):
+    x = rng.standard_normal((n, dim))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def run_numba(anchors, samples, *, radii, grid, theta, k, chunk=97, tile_rows=7, tile_cols=33, offset=0):
+    """NumbaReducer with small tiles so that every tile-boundary path is exercised."""
+    anchors = np.asarray(anchors)
+    plan = _Plan(radii=np.asarray(radii, float), grid=np.asarray(grid, float), theta=theta, k=k,
+                 dim=anchors.shape[1])
+    red = NumbaReducer(plan, anchors, tile_rows=tile_rows, tile_cols=tile_cols)
+    for s0 in range(0, samples.shape[0], chunk):
+        red.add(samples[s0 : s0 + chunk], offset + s0)
+    return red.result(samples.shape[0])
+
+
+def assert_matches(st, ref, radii, grid, theta, rtol=1e-9):
+    counts, curve, ssum, top_d, top_i = ref
+    if len(radii):
+        np.testing.assert_array_equal(st.counts, counts)
+    else:
+        assert st.counts.shape == (st.n_anchors, 0)
+    if len(grid):
+        np.testing.assert_array_equal(st.curve, curve)
+    if theta is not None:
+        np.testing.assert_allclose(st.ssum, ssum, rtol=rtol, atol=1e-12)
+    np.testing.assert_array_equal(st.topk_index, top_i)
+    np.testing.assert_allclose(st.topk_dist, top_d, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [17, 32])
+def test_random_data_matches_float64_brute_force(dim):
+    rng = np.random.default_rng(dim)
+    anchors = unit_rows(rng, 40, dim)
+    samples = unit_rows(rng, 600, dim)
+    samples[:15] = anchors[:15]  # exact duplicates: distance 0, arccos ill-conditioned
+    samples[15:25] = samples[25:35]  # duplicate samples: ties broken by lower index
+    radii, grid, theta, k = [0.25, 0.4], PAPER_GRID, 0.3, 6
+    st = run_numba(anchors, samples.astype(np.float32).astype(np.float64), radii=radii, grid=grid,
+                   theta=theta, k=k)
+    ref = brute_force(anchors, samples.astype(np.float32), radii, grid, theta, k)
+    assert_matches(st, ref, radii, grid, theta)
+
+
+def on_threshold_pairs(dim, radii):
+    """Anchor e1; samples at angular distance exactly r (in float64) for each r, and just either side."""
+    e1 = np.zeros(dim)
+    e1[0] = 1.0
+    rows = []
+    for r in radii:
+        for eps in (0.0, 1e-9, -1e-9, 3e-6, -3e-6, 0.0):
+            b = np.zeros(dim)
+            b[0], b[1] = np.cos(np.pi * r + eps), np.sin(np.pi * r + eps)
+            rows.append(b)
+    return e1[None, :], np.array(rows)
+
+
+@pytest.mark.parametrize("dim", [3, 128])
+def test_pairs_exactly_on_thresholds_are_counted_as_neighbours(dim):
+    radii = [0.25, 0.1, 0.5]
+    anchors, samples = on_threshold_pairs(dim, np.concatenate([radii, PAPER_GRID]))
+    rng = np.random.default_rng(1)
+    # a second anchor in a generic direction and a few random samples around
+    anchors = np.vstack([anchors, unit_rows(rng, 1, dim)])
+    samples = np.vstack([samples, unit_rows(rng, 50, dim)])
+    perm = rng.permutation(samples.shape[0])
+    samples = samples[perm]
+    ref = brute_force(anchors, samples, radii, PAPER_GRID, 0.3, 9)
+    # the dots of anchor e1 are exact products, so the float64 reference is unambiguous
+    dots0 = samples @ anchors[0]
+    for r in radii:
+        assert (dots0 == np.cos(np.pi * r)).sum() >= 2
+    st = run_numba(anchors, samples, radii=radii, grid=PAPER_GRID, theta=0.3, k=9)
+    assert_matches(st, ref, radii, PAPER_GRID, 0.3)
+    # a float32-only count (no float64 recheck) would get these wrong
+    dots32 = (anchors.astype(np.float32) @ samples.astype(np.float32).T).astype(np.float64)
+    naive = np.stack([(dots32 >= np.cos(np.pi * r)).sum(1) for r in PAPER_GRID], 1)
+    assert not np.array_equal(naive, ref[1])
+
+
+def test_lookup_table_bins_agree_with_threshold_counts():
+    rng = np.random.default_rng(2)
+    plan = _Plan(radii=np.array([0.25]), grid=PAPER_GRID, theta=0.3, k=0, dim=64)
+    cos_theta = math.cos(math.pi * 0.3)
+    lut = build_bin_lut(plan.t_asc, plan.band, cos_theta)
+    c = np.concatenate([rng.uniform(-1, 1, 200000), plan.t_asc, [-1.0, 1.0]]).astype(np.float32)
+    s = np.float32(LUT_BUCKETS / 2)
+    b = np.clip(c * s + s, 0, LUT_BUCKETS - 1).astype(np.int64)
+    e = lut[b]
+    clean = e >= 0
+    want = np.searchsorted(plan.t_asc, c.astype(np.float64), side="right")
+    np.testing.assert_array_equal(e[clean], want[clean])
+    # clean buckets stay out of the float32 error band of every threshold
+    gap = np.abs(c[clean, None].astype(np.float64) - plan.t_asc[None, :]).min(1)
+    assert (gap > plan.band).all()
+    assert (c[clean] <= cos_theta - plan.band).all()
+    # and only a small fraction of buckets is special
+    assert (lut < 0).mean() < 0.3
+
+
+def test_shards_merge_to_the_whole_and_k_larger_than_samples():
+    rng = np.random.default_rng(3)
+    anchors = unit_rows(rng, 12, 9)
+    samples = unit_rows(rng, 80, 9)
+    radii, k = [0.3], 100  # k > n_samples: padded with inf / -1
+    whole = run_numba(anchors, samples, radii=radii, grid=PAPER_GRID, theta=0.4, k=k, chunk=31)
+    a = run_numba(anchors, samples[:50], radii=radii, grid=PAPER_GRID, theta=0.4, k=k, chunk=31)
+    b = run_numba(anchors, samples[50:], radii=radii, grid=PAPER_GRID, theta=0.4, k=k, chunk=31, offset=50)
+    merged = a.merge(b)
+    ref = brute_force(anchors, samples, radii, PAPER_GRID, 0.4, k)
+    assert_matches(whole, ref, radii, PAPER_GRID, 0.4)
+    assert_matches(merged, ref, radii, PAPER_GRID, 0.4)
+    assert (whole.topk_index[:, 80:] == -1).all() and np.isinf(whole.topk_dist[:, 80:]).all()
+    assert merged.n_samples == 80
+
+
+def test_theta_none_and_empty_radii_through_the_engine():
+    rng = np.random.default_rng(4)
+    anchors = unit_rows(rng, 10, 16).astype(np.float32)
+    samples = unit_rows(rng, 300, 16).astype(np.float32)
+    st = neighbor_stats(anchors=anchors, samples=samples, radii=(), grid=PAPER_GRID, theta=None, k=3,
+                        backend="numba", device="cpu", chunk=128)
+    ref = brute_force(anchors, samples, [], PAPER_GRID, None, 3)
+    assert_matches(st, ref, [], PAPER_GRID, None)
+    np.testing.assert_array_equal(st.ssum, 0.0)
+    # nothing at all but top-k
+    st = neighbor_stats(anchors=anchors, samples=samples, k=2, backend="numba", device="cpu")
+    assert_matches(st, brute_force(anchors, samples, [], [], None, 2), [], [], None)
+    assert st.curve.shape == (10, 0)
+    # k = 0: no top-k, counts only
+    st = neighbor_stats(anchors=anchors, samples=samples, radii=[0.4], k=0, backend="numba", device="cpu")
+    np.testing.assert_array_equal(st.counts, brute_force(anchors, samples, [0.4], [], None, 0)[0])
+
+
+def test_numba_equals_torch_reducer():
+    rng = np.random.default_rng(5)
+    anchors = unit_rows(rng, 30, 24)
+    centre = anchors[:3]
+    # clustered samples: many pairs inside the similarity kernel and near thresholds
+    samples = centre[rng.integers(0, 3, 900)] + 0.25 * rng.standard_normal((900, 24)) / np.sqrt(24)
+    samples /= np.linalg.norm(samples, axis=1, keepdims=True)
+    kw = dict(radii=[0.1, 0.25], grid=PAPER_GRID, theta=0.3, k=7, device="cpu", chunk=256)
+    nb = neighbor_stats(anchors=anchors, samples=samples, backend="numba", **kw)
+    th = neighbor_stats(anchors=anchors, samples=samples, backend="torch", anchor_block=16, **kw)
+    np.testing.assert_array_equal(nb.counts, th.counts)
+    np.testing.assert_array_equal(nb.curve, th.curve)
+    np.testing.assert_array_equal(nb.topk_index, th.topk_index)
+    np.testing.assert_allclose(nb.topk_dist, th.topk_dist, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(nb.ssum, th.ssum, rtol=1e-12)
+    ref = brute_force(anchors, samples, [0.1, 0.25], PAPER_GRID, 0.3, 7)
+    assert_matches(nb, ref, [0.1, 0.25], PAPER_GRID, 0.3)
+    assert (ref[2][:3] > 100).all()  # the kernel region is populated (anchors 0-2 are the centres)
