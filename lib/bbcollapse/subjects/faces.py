@@ -44,6 +44,8 @@ __all__ = [
     "choose_theta_r",
     "ThetaR",
     "dlib_threshold_distance",
+    "identity_distances",
+    "separation",
     "reference_mean",
     "face_reference_mean",
     "REFERENCE_SEED",
@@ -112,7 +114,7 @@ class FaceDCGAN:
     latent_dim = 100
     image_size = 64
 
-    def __init__(self, device=None, batch_size: int = 512):
+    def __init__(self, device=None, batch_size: int = 128):
         self.device = _device(device)
         self.batch_size = int(batch_size)
         state = torch.load(_weights_path(), map_location="cpu", weights_only=True)["netG_state_dict"]
@@ -531,6 +533,64 @@ def face_views(images, seed: int, n_views: int = 4, max_shift: int = 3, crop: tu
                 x = x.flip(3)
             out[i, v] = x.round().clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
     return out
+
+
+def _unit(raw, center=None) -> np.ndarray:
+    e = np.asarray(raw, dtype=np.float64)
+    if center is not None:
+        e = e - np.asarray(center, dtype=np.float64)
+    return e / np.linalg.norm(e, axis=-1, keepdims=True)
+
+
+def identity_distances(raw, raw_views, *, center=None) -> tuple:
+    """Same-identity and different-sample distances of raw descriptors.
+
+    Parameters
+    ----------
+    raw : (n, 128) raw descriptors of n images
+    raw_views : (n, v, 128) raw descriptors of v identity-preserving views of each image
+    center : optional (128,) centre subtracted before normalising
+
+    Returns
+    -------
+    same : (n * v,) distances d(image, its view)
+    diff : (n (n - 1) / 2,) distances between different images
+    """
+    raw = np.asarray(raw)
+    raw_views = np.asarray(raw_views)
+    if raw.ndim != 2 or raw_views.ndim != 3 or raw_views.shape[0] != raw.shape[0] or raw_views.shape[2] != raw.shape[1]:
+        raise ValueError(f"raw must be (n, D) and raw_views (n, v, D); got {raw.shape} and {raw_views.shape}")
+    u, uv = _unit(raw, center), _unit(raw_views, center)
+    same = np.arccos(np.clip(np.einsum("nd,nvd->nv", u, uv), -1, 1)).ravel() / np.pi
+    iu = np.triu_indices(len(u), 1)
+    diff = np.arccos(np.clip((u @ u.T)[iu], -1, 1)) / np.pi
+    return same, diff
+
+
+def separation(same, diff) -> dict:
+    """How well distances separate identities: d', AUC and the equal error rate.
+
+    ``d' = (mean diff - mean same) / sqrt((var same + var diff) / 2)``; AUC is
+    P(a same-identity distance < a different-sample distance) (ties count one half).
+    """
+    same = np.asarray(same, dtype=np.float64).ravel()
+    diff = np.asarray(diff, dtype=np.float64).ravel()
+    dprime = (diff.mean() - same.mean()) / np.sqrt((same.var(ddof=1) + diff.var(ddof=1)) / 2)
+    ds = np.sort(diff)
+    less = len(ds) - np.searchsorted(ds, same, side="right")
+    ties = np.searchsorted(ds, same, side="right") - np.searchsorted(ds, same, side="left")
+    auc = float((less + 0.5 * ties).sum() / (len(same) * len(ds)))
+    eer_d, eer = _eer(same, diff)
+    return {
+        "dprime": float(dprime),
+        "auc": auc,
+        "eer": eer,
+        "eer_distance": eer_d,
+        "same_median": float(np.median(same)),
+        "same_q95": float(np.quantile(same, 0.95)),
+        "diff_q05": float(np.quantile(diff, 0.05)),
+        "diff_median": float(np.median(diff)),
+    }
 
 
 def dlib_threshold_distance(threshold: float = DLIB_THRESHOLD, norm: float = 1.0) -> float:
