@@ -201,3 +201,31 @@ def test_choose_theta_r_reads_quantiles(rng):
     assert tr2.theta == tr2.r and 0 < tr2.eer < 0.5
     with pytest.raises(ValueError, match="q_same"):
         faces.choose_theta_r(same, diff, q_same=1.5)
+
+
+def test_reference_mean_is_cached_and_centres(tmp_path, gan, desc):
+    c1 = faces.face_reference_mean(gan, desc, n=4, seed=3, cache_dir=tmp_path)
+    expect = desc.raw(gan(3, 4).x).astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(c1, expect, atol=1e-6)
+    assert len(list(tmp_path.glob("face_reference_mean_*.npy"))) == 1
+    np.testing.assert_array_equal(faces.face_reference_mean(gan, desc, n=4, seed=3, cache_dir=tmp_path), c1)
+    _, d = faces.face_subject(device="cpu", center=c1, detector="fixed")
+    assert d.detector == "fixed" and np.array_equal(d.center, c1.astype(np.float32))
+    assert "center=none" not in d.identity
+
+
+def test_identity_distances_and_separation_brute_force(rng):
+    raw = rng.standard_normal((5, 128)) + 3.0  # a common component, like dlib's raw descriptors
+    views = raw[:, None] + 0.1 * rng.standard_normal((5, 3, 128))
+    c = raw.mean(0)
+    same, diff = faces.identity_distances(raw, views, center=c)
+
+    def d(a, b):
+        a, b = a - c, b - c
+        return np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)) / np.pi
+
+    np.testing.assert_allclose(same, [d(raw[i], views[i, v]) for i in range(5) for v in range(3)], atol=1e-12)
+    np.testing.assert_allclose(diff, [d(raw[i], raw[j]) for i in range(5) for j in range(i + 1, 5)], atol=1e-12)
+    s = faces.separation([0.1, 0.2, 0.3], [0.25, 0.4])
+    assert s["auc"] == pytest.approx(5 / 6)  # pairs (same < diff): 0.1<both, 0.2<both, 0.3<0.4 only
+    assert s["dprime"] == pytest.approx((0.325 - 0.2) / np.sqrt((0.01 + 0.01125) / 2))
