@@ -456,8 +456,11 @@ class VoronoiCalibrated(_Calibrated):
         # sum_k pi_k a_k with the fitted pi (the measured rate uses the true cell masses)
         self.expected_acceptance = float((weights.pi * self.acceptance).sum())
 
-    def accept_mask(self, z, *, seed: int) -> np.ndarray:
+    def accept_mask(self, z, embeddings=None, *, seed: int) -> np.ndarray:
         """(n,) bool: which of the prior latents ``z`` the sampler accepts (seeded uniform draws).
+
+        ``embeddings`` is ignored (the cell decides); it is accepted so that every thinning
+        calibrator has the same signature.
 
         Applying it to an already generated and embedded prior pool gives a calibrated
         sample with no new generator or descriptor call (thinning).
@@ -701,8 +704,9 @@ def rejection_calibrator(
 
     Returns
     -------
-    RejectionCalibrated, a Sampler; ``expected_acceptance = 1 - sum(1 - p) P(region)``
-    with P(region) measured on the fitting set.
+    RejectionCalibrated, a Sampler; ``expected_acceptance = 1 - (1 - p) P(region)``, with
+    P(region) (``region_fraction``) measured on the fitting set for the output region and on
+    fresh prior latents for a latent region (20 000; 200 for the hull).
     """
     _check_model(model)
     r0 = _check_r0(r0)
@@ -751,12 +755,15 @@ def rejection_calibrator(
         model, descriptor, modes=modes_, r0=r0, p=p, region=region, H=H, ball_radius=ball_radius,
         hull_tol=hull_tol, method=_method, fit_generator_calls=calls,
     )
-    # Expected acceptance from the fitting set (the hull on a subsample: one NNLS per point)
-    sub = np.arange(len(z)) if region != "hull" else np.random.default_rng(shard_seed(seed, 4)).choice(
-        len(z), size=min(len(z), 200), replace=False)
-    inside = cal.in_region(z[sub], e[sub])
+    # Expected acceptance: the output region on the fitting set (a fair prior sample); a latent
+    # region on fresh prior latents (the fitting set holds H itself), the hull on fewer (one NNLS each)
+    if region == "output":
+        inside = cal.in_region(z, e)
+    else:
+        zf = np.asarray(model.latents(shard_seed(seed, 5), 200 if region == "hull" else 20_000))
+        inside = cal.in_region(zf)
     cal.expected_acceptance = float(cal.accept_probability(inside).mean())
-    cal.fit_region_fraction = inside.mean(axis=0)
+    cal.region_fraction = inside.mean(axis=0)
     cal._fit_seconds = time.perf_counter() - t0
     log.info("%s: p=%s, |H|=%s, expected acceptance %.4f", cal.method, p, [len(h) for h in H], cal.expected_acceptance)
     return cal

@@ -56,9 +56,11 @@ def frechet_distance_from_moments(mu1, sigma1, mu2, sigma2, *, eps: float = 1e-6
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), float64.
 
     ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2})``, with ``scipy.linalg.sqrtm``.
-    When the product is singular (sqrtm not finite), ``eps * I`` is added to both
-    covariances; a complex square root whose imaginary part is numerical noise
-    (max |imag| < 1e-3 of max |real|) is replaced by its real part, a larger one raises.
+    When sqrtm is not finite, or its diagonal has an imaginary part above 1e-3 of the mean
+    variance (a singular or ill-conditioned product, e.g. fewer samples than features),
+    ``eps * mean variance * I`` is added to both covariances and sqrtm recomputed (the
+    pytorch-fid recipe, made scale-free); the remaining imaginary noise is dropped, and a
+    significant one still raises.
     """
     from scipy import linalg
 
@@ -68,14 +70,20 @@ def frechet_distance_from_moments(mu1, sigma1, mu2, sigma2, *, eps: float = 1e-6
         raise ValueError(f"shapes do not match: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
     diff = mu1 - mu2
     covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():
-        log.warning("frechet distance: singular product of covariances; adding %g to the diagonals", eps)
-        off = eps * np.eye(s1.shape[0])
+    scale = max(float(np.mean(np.abs(np.diag(s1)) + np.abs(np.diag(s2)))), 1e-300)
+
+    def _bad(c):
+        return not np.isfinite(c).all() or (np.iscomplexobj(c) and np.abs(np.diag(c).imag).max() > 1e-3 * scale)
+
+    if _bad(covmean):
+        # singular (e.g. fewer samples than features) or ill-conditioned product: offset the diagonals
+        log.warning("frechet distance: ill-conditioned product of covariances; adding %g * I", eps * scale)
+        off = eps * scale * np.eye(s1.shape[0])
         covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
+        if _bad(covmean):
+            imag = np.abs(np.diag(covmean).imag).max() if np.iscomplexobj(covmean) else float("nan")
+            raise ValueError(f"sqrtm(S1 S2) has a significant imaginary component ({imag:.3g}) even with an offset")
     if np.iscomplexobj(covmean):
-        imag = np.abs(covmean.imag).max()
-        if imag > 1e-3 * max(np.abs(covmean.real).max(), 1e-300):
-            raise ValueError(f"sqrtm(S1 S2) has a significant imaginary component ({imag:.3g})")
         covmean = covmean.real
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
 
