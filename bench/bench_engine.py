@@ -1,0 +1,397 @@
+"""Benchmark of the neighbour engine against the roofline and its peers.
+
+One run, one set of inputs.  The engine computes *all* statistics at once
+(counts at r = 0.25, the 41-point PAPER_GRID curve, the s-sum with theta = 0.3,
+the top-10) and is compared with
+
+* the bare torch float32 GEMM of the same shape, chunked (the roofline),
+* faiss ``IndexFlatIP.range_search`` at one radius (counts only),
+* scikit-learn ``NearestNeighbors(metric="cosine")`` radius counting (counts only),
+* a naive numpy reduction (float32 GEMM, arccos of the tile, comparisons, argpartition),
+* the eager torch tile reducer of this package (``backend="torch"``).
+
+Slow peers are timed on a subset of the samples and extrapolated linearly in
+|C| (their cost is linear in the number of pairs); the table says so.  Peak
+memory is the RSS increase during the engine call, for two sizes of |C|.
+
+Inputs: anchors and samples from :class:`bbcollapse.subjects.synthetic.PlantedSphere`
+(D = 128, two planted identities of mass 5% and 2%, the rest uniform), float32.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+
+import numpy as np
+
+SCALES = {
+    # m anchors, n samples, D, pairs budget for each slow peer, repetitions of the fast timings
+    "smoke": dict(m=256, n=32768, dim=128, peer_pairs=2_000_000, reps=1),
+    "default": dict(m=4000, n=400_000, dim=128, peer_pairs=60_000_000, reps=2),
+    "paper": dict(m=10_000, n=1_000_000, dim=128, peer_pairs=400_000_000, reps=1),
+}
+RADIUS = 0.25
+THETA = 0.3
+K = 10
+
+
+# --------------------------------------------------------------------------- helpers
+def machine_description(threads):
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    desc = dict(
+        hostname=platform.node(),
+        cpu_model=cpu,
+        cpu_count=os.cpu_count(),
+        torch_threads=torch.get_num_threads(),
+        threads=threads,
+        torch=torch.__version__,
+        numpy=np.__version__,
+        load_average_at_start=list(os.getloadavg()),
+        cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    )
+    for mod in ("numba", "faiss", "sklearn"):
+        try:
+            desc[mod] = __import__(mod).__version__
+        except Exception:  # pragma: no cover - optional peers
+            desc[mod] = None
+    return desc
+
+
+class PeakRSS:
+    """Peak resident set size increase over a block (sampled every 5 ms)."""
+
+    def __enter__(self):
+        import psutil
+
+        self._proc = psutil.Process()
+        self.base = self._proc.memory_info().rss
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+        self.delta_mb = (self.peak - self.base) / 2**20
+
+
+def timed(fn, reps=1):
+    """(min wall seconds, process CPU seconds of that repetition, last result)."""
+    best = (math.inf, math.inf, None)
+    for _ in range(reps):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        w, c = time.perf_counter() - w0, time.process_time() - c0
+        if w < best[0]:
+            best = (w, c, out)
+    return best
+
+
+def planted_data(m, n, dim, shard=100_000):
+    from bbcollapse.subjects.synthetic import PlantedSphere
+
+    ps = PlantedSphere(dim=dim, masses=(0.05, 0.02), spread=0.15, centres_seed=0)
+    anchors = ps(10_000_019, m).x
+    samples = np.empty((n, dim), dtype=np.float32)
+    for j, s0 in enumerate(range(0, n, shard)):
+        s1 = min(n, s0 + shard)
+        samples[s0:s1] = ps(j, s1 - s0).x
+    return anchors, samples
+
+
+# --------------------------------------------------------------------------- methods
+def run_engine(anchors, samples, backend="auto", device="cpu"):
+    from bbcollapse import PAPER_GRID, neighbor_stats
+
+    return neighbor_stats(anchors=anchors, samples=samples, radii=[RADIUS], grid=PAPER_GRID, theta=THETA, k=K,
+                          backend=backend, device=device, progress=False)
+
+
+def run_gemm(anchors, samples, device="cpu", rows=512, cols=4096):
+    """The bare float32 GEMM of the same shape, tile by tile into one reused buffer."""
+    import torch
+
+    a = torch.from_numpy(anchors).to(device)
+    out = torch.empty(rows * cols, dtype=torch.float32, device=device)
+    prev = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        for s0 in range(0, samples.shape[0], cols):
+            c = torch.from_numpy(samples[s0 : s0 + cols]).to(device)
+            for b0 in range(0, a.shape[0], rows):
+                blk = a[b0 : b0 + rows]
+                torch.mm(blk, c.T, out=out[: blk.shape[0] * c.shape[0]].view(blk.shape[0], c.shape[0]))
+        if device != "cpu":
+            torch.cuda.synchronize()
+    finally:
+        torch.set_float32_matmul_precision(prev)
+    return None
+
+
+def run_faiss(anchors, samples, threads):
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+    index = faiss.IndexFlatIP(samples.shape[1])
+    index.add(samples)
+    lims, _, _ = index.range_search(anchors, float(math.cos(math.pi * RADIUS)))
+    return np.diff(lims)
+
+
+def run_sklearn(anchors, samples, threads):
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=threads).fit(samples)
+    ind = nn.radius_neighbors(anchors, radius=1.0 - math.cos(math.pi * RADIUS), return_distance=False)
+    return np.array([len(i) for i in ind])
+
+
+def run_naive_numpy(anchors, samples, block=256):
+    """Textbook reduction: arccos of every pair of the tile, then comparisons."""
+    from bbcollapse import PAPER_GRID
+
+    m = anchors.shape[0]
+    counts = np.zeros(m, dtype=np.int64)
+    curve = np.zeros((m, len(PAPER_GRID)), dtype=np.int64)
+    ssum = np.zeros(m)
+    top = []
+    for b0 in range(0, m, block):
+        d = np.arccos(np.clip(anchors[b0 : b0 + block] @ samples.T, -1, 1)) / np.pi
+        counts[b0 : b0 + block] = (d <= RADIUS).sum(1)
+        for g, r in enumerate(PAPER_GRID):
+            curve[b0 : b0 + block, g] = (d <= r).sum(1)
+        ssum[b0 : b0 + block] = (np.expm1(np.maximum(0, THETA - d)) / np.expm1(THETA)).sum(1)
+        top.append(np.argpartition(d, K, axis=1)[:, :K])
+    return counts
+
+
+# --------------------------------------------------------------------------- the benchmark
+def _row(name, what, wall, cpu, pairs_timed, pairs_full, extrapolated):
+    f = pairs_full / pairs_timed
+    return dict(method=name, computes=what, wall_s=wall * f, cpu_s=cpu * f, ns_per_pair=wall / pairs_timed * 1e9,
+                cpu_ns_per_pair=cpu / pairs_timed * 1e9, pairs_timed=int(pairs_timed), extrapolated=bool(extrapolated))
+
+
+def cpu_benchmark(cfg, threads, log=print):
+    import torch
+
+    m, n, dim = cfg["m"], cfg["n"], cfg["dim"]
+    t0 = time.perf_counter()
+    anchors, samples = planted_data(m, n, dim)
+    log(f"inputs: PlantedSphere D={dim}, |A|={m}, |C|={n} ({m * n:.3g} pairs), float32; "
+        f"generated in {time.perf_counter() - t0:.1f} s")
+    pairs = m * n
+    # warm up (numba compilation, torch/MKL/faiss initialisation) on a small input
+    run_engine(anchors[:64], samples[:5000])
+    run_engine(anchors[:64], samples[:5000], backend="torch")
+    run_gemm(anchors[:64], samples[:5000])
+
+    rows = []
+    w, c, st = timed(lambda: run_engine(anchors, samples), cfg["reps"])
+    rows.append(_row("engine (all statistics)", "counts r=0.25 + 41-pt curve + s-sum + top-10", w, c, pairs, pairs, False))
+    log(f"  engine: {w:.2f} s wall")
+    w, c, _ = timed(lambda: run_gemm(anchors, samples), cfg["reps"])
+    rows.append(_row("bare torch GEMM (roofline)", "float32 cosine tiles only", w, c, pairs, pairs, False))
+    log(f"  gemm: {w:.2f} s wall")
+
+    n_sub = int(min(n, max(4096, cfg["peer_pairs"] // m)))
+    sub = samples[:n_sub]
+    peers = [
+        ("faiss IndexFlatIP.range_search", "counts at r=0.25 only", lambda: run_faiss(anchors, sub, threads)),
+        ("sklearn NearestNeighbors(cosine)", "counts at r=0.25 only", lambda: run_sklearn(anchors, sub, threads)),
+        ("naive numpy (arccos of the tile)", "all statistics", lambda: run_naive_numpy(anchors, sub)),
+        ("eager torch reducer (backend='torch')", "all statistics", lambda: run_engine(anchors, sub, backend="torch")),
+    ]
+    ref_counts = st.counts[:, 0]
+    sub_counts = None
+    for name, what, fn in peers:
+        try:
+            w, c, out = timed(fn)
+        except Exception as exc:  # a missing optional peer must not stop the benchmark
+            log(f"  {name}: FAILED ({type(exc).__name__}: {exc})")
+            continue
+        rows.append(_row(name, what, w, c, m * n_sub, pairs, n_sub < n))
+        log(f"  {name}: {w:.2f} s wall on |C|={n_sub}")
+        if name.startswith("faiss"):
+            sub_counts = out
+    if sub_counts is not None and n_sub == n:
+        # faiss keeps IP > radius (strict) in float32; agreement is a sanity check, not exactness
+        rows[-1]["counts_agree_with_faiss_frac"] = float(np.mean(sub_counts == ref_counts))
+
+    gemm = rows[1]
+    eng = rows[0]
+    for r in rows:
+        r["x_gemm_wall"] = r["wall_s"] / gemm["wall_s"]
+        r["x_gemm_cpu"] = r["cpu_s"] / gemm["cpu_s"]
+        r["engine_speedup_wall"] = r["wall_s"] / eng["wall_s"]
+        r["engine_speedup_cpu"] = r["cpu_s"] / eng["cpu_s"]
+        r["gflops"] = 2.0 * dim * pairs / r["wall_s"] / 1e9
+
+    # Peak memory: RSS increase during the engine call, for |C|/4 and |C|, each in a fresh
+    # process (so that memory freed by earlier calls cannot hide or fake growth); the inputs
+    # are loaded into memory before the baseline is taken.
+    memory = []
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(f"{tmp}/a.npy", anchors)
+        np.save(f"{tmp}/c.npy", samples)
+        for mode in ("shards", "array"):
+            for n_mem in (n // 4, n):
+                try:
+                    delta = memory_probe_subprocess(f"{tmp}/a.npy", f"{tmp}/c.npy", n_mem, threads, mode)
+                except Exception as exc:
+                    log(f"  memory probe FAILED: {exc}")
+                    continue
+                memory.append(dict(samples_as=mode, n_samples=int(n_mem), rss_delta_mb=round(delta, 1)))
+                log(f"  memory: samples as {mode}, |C|={n_mem}: +{delta:.1f} MiB")
+    return dict(shape=dict(m=m, n=n, dim=dim, pairs=pairs, peer_subset_n=n_sub), rows=rows, memory=memory,
+                torch_threads=torch.get_num_threads())
+
+
+def memory_probe_subprocess(a_path, c_path, n_samples, threads, mode):
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json; sys.path.insert(0, %r); import bench_engine as b; "
+        "print(json.dumps(b.memory_probe(%r, %r, %d, %d, %r)))" % (os.path.dirname(os.path.abspath(__file__)),
+                                                                 a_path, c_path, n_samples, threads, mode)
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["rss_delta_mb"]
+
+
+def memory_probe(a_path, c_path, n_samples, threads, mode="shards"):
+    """In a fresh process: load the inputs, warm up, then the peak RSS increase of one engine call.
+
+    ``mode="shards"`` streams the samples as an iterable of 16384-row shards (the engine's
+    streaming input); ``"array"`` passes the whole array at once.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    anchors = np.load(a_path)
+    samples = np.ascontiguousarray(np.load(c_path)[:n_samples])
+    run_engine(anchors[:64], samples[:5000])  # compile / initialise outside the measurement
+    with PeakRSS() as pk:
+        if mode == "shards":
+            run_engine(anchors, (samples[s0 : s0 + 16384] for s0 in range(0, n_samples, 16384)))
+        else:
+            run_engine(anchors, samples)
+    return dict(rss_delta_mb=pk.delta_mb)
+
+
+def cuda_benchmark(log=print, m=10_000, n=10_000_000, dim=512, shard=1_000_000):
+    """Engine (TorchReducer on the GPU) vs the GPU's own GEMM, |A| = 1e4, |C| = 1e7, D = 512."""
+    import torch
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+
+    def unit(x):
+        return x / x.norm(dim=1, keepdim=True)
+
+    centres = unit(torch.randn(8, dim, device="cuda", generator=g))
+    anchors = unit(centres[torch.arange(m, device="cuda") % 8] + 0.05 * torch.randn(m, dim, device="cuda", generator=g))
+    shards = []
+    for s0 in range(0, n, shard):
+        x = torch.randn(shard, dim, device="cuda", generator=g)
+        x[: shard // 10] += 8.0 * centres[torch.arange(shard // 10, device="cuda") % 8]  # 10% clustered
+        shards.append(unit(x).cpu().numpy())
+    a_np = anchors.cpu().numpy()
+    pairs = m * n
+    run_engine(a_np, shards[0][:10000], backend="torch", device="cuda")  # warm up
+    w0 = time.perf_counter()
+    from bbcollapse import PAPER_GRID, neighbor_stats
+
+    neighbor_stats(anchors=a_np, samples=iter(shards), radii=[RADIUS], grid=PAPER_GRID, theta=THETA, k=K,
+                   backend="torch", device="cuda", chunk=65536, progress=False, total=n)
+    torch.cuda.synchronize()
+    w_eng = time.perf_counter() - w0
+    w0 = time.perf_counter()
+    for s in shards:
+        run_gemm(a_np, s, device="cuda", rows=m, cols=65536)
+    torch.cuda.synchronize()
+    w_gemm = time.perf_counter() - w0
+    log(f"  cuda engine {w_eng:.2f} s, GEMM (incl. host->device copies) {w_gemm:.2f} s")
+    return dict(device=torch.cuda.get_device_name(0), m=m, n=n, dim=dim,
+                engine_s=w_eng, gemm_s=w_gemm, x_gemm=w_eng / w_gemm,
+                engine_ns_per_pair=w_eng / pairs * 1e9, gemm_gflops=2.0 * dim * pairs / w_gemm / 1e9)
+
+
+def format_table(res):
+    rows = res["rows"]
+    lines = []
+    hdr = (f"{'method':40s} {'computes':46s} {'ns/pair':>8s} {'time s':>9s} {'x GEMM':>7s} {'x GEMM':>7s} "
+           f"{'engine':>7s} {'GFLOP/s':>8s}")
+    lines.append(hdr)
+    lines.append(f"{'':40s} {'':46s} {'(wall)':>8s} {'(wall)':>9s} {'wall':>7s} {'cpu':>7s} {'faster':>7s} {'':>8s}")
+    lines.append("-" * len(hdr))
+    for r in rows:
+        mark = "*" if r["extrapolated"] else " "
+        lines.append(
+            f"{r['method']:40s} {r['computes']:46s} {r['ns_per_pair']:8.3f} {r['wall_s']:8.2f}{mark} "
+            f"{r['x_gemm_wall']:7.2f} {r['x_gemm_cpu']:7.2f} {r['engine_speedup_wall']:6.2f}x {r['gflops']:8.1f}"
+        )
+    lines.append("-" * len(hdr))
+    sh = res["shape"]
+    if any(r["extrapolated"] for r in rows):
+        lines.append(f"* timed on the first {sh['peer_subset_n']} samples (x |A| = {sh['m']} anchors) and "
+                     f"extrapolated linearly to |C| = {sh['n']}.")
+    lines.append("x GEMM: time / bare-GEMM time (wall clock, and process CPU time which is less sensitive to other "
+                 "load on a shared machine); engine faster: method time / engine time (wall).  GFLOP/s: "
+                 "2 D |A| |C| / time.")
+    mem = "; ".join(f"{x['samples_as']} |C|={x['n_samples']}: +{x['rss_delta_mb']} MiB" for x in res["memory"])
+    lines.append(f"peak RSS increase during one engine call (fresh process, inputs already in memory): {mem}")
+    return "\n".join(lines)
+
+
+def main(scale: str = "default", log=print) -> dict:
+    import torch
+
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}; got {scale!r}")
+    threads = int(os.environ.get("BENCH_THREADS", min(os.cpu_count() or 1, 16)))
+    torch.set_num_threads(threads)
+    try:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        pass
+    cfg = SCALES[scale]
+    out = dict(scale=scale, machine=machine_description(threads), config=cfg)
+    out["cpu"] = cpu_benchmark(cfg, threads, log=log)
+    log("")
+    log(format_table(out["cpu"]))
+    if scale == "paper" and torch.cuda.is_available():
+        log("\nCUDA: |A|=1e4, |C|=1e7, D=512")
+        try:
+            out["cuda"] = cuda_benchmark(log=log)
+        except Exception as exc:
+            log(f"  CUDA benchmark FAILED: {type(exc).__name__}: {exc}")
+            out["cuda"] = dict(error=f"{type(exc).__name__}: {exc}")
+    return out

@@ -1,0 +1,100 @@
+"""Run the benchmarks: ``python bench/run.py --scale {smoke,default,paper}``.
+
+Runs ``bench/bench_engine.py`` first, then every other ``bench/bench_*.py``
+module that exposes ``main(scale) -> dict``, each in its own section; a failing
+section prints its error and the run goes on.  Each section's result is written
+to ``bench/results/<name>_<scale>_<host-or-device>.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _tag():
+    """Host name, or the accelerator's name when there is one."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return re.sub(r"[^A-Za-z0-9]+", "-", torch.cuda.get_device_name(0)).strip("-").lower()
+    except Exception:
+        pass
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", platform.node() or "host")
+
+
+def _modules():
+    names = sorted(p.stem for p in HERE.glob("bench_*.py"))
+    if "bench_engine" in names:
+        names.remove("bench_engine")
+        names.insert(0, "bench_engine")
+    return names
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _jsonable(x):
+    import numpy as np
+
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
+    ap.add_argument("--only", default=None, help="run only bench_<ONLY>.py")
+    ap.add_argument("--results", default=str(HERE / "results"), help="directory for the JSON results")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    out_dir = Path(args.results)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for name in _modules():
+        short = name[len("bench_"):]
+        if args.only and short != args.only:
+            continue
+        print(f"\n{'=' * 30} {short} (scale={args.scale}) {'=' * 30}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            mod = _load(name)
+            if not callable(getattr(mod, "main", None)):
+                print(f"{name}.py has no main(scale); skipped")
+                continue
+            res = mod.main(args.scale)
+        except Exception:
+            failures += 1
+            print(f"section {short} FAILED:\n{traceback.format_exc()}", flush=True)
+            continue
+        res = dict(res or {})
+        res.setdefault("elapsed_s", round(time.perf_counter() - t0, 1))
+        path = out_dir / f"{short}_{args.scale}_{_tag()}.json"
+        path.write_text(json.dumps(_jsonable(res), indent=1) + "\n")
+        print(f"[{short}: {res['elapsed_s']} s; results in {path}]", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
