@@ -122,7 +122,7 @@ def _builtin(spec: str, registry: dict, role: str):
 
 def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float = 300.0, http_format: str = "npy"):
     """The sampler named by a SPEC (see the module docstring)."""
-    from . import adapters
+    adapters = importlib.import_module(".adapters", __package__)  # not via the package's lazy __getattr__
 
     kind, rest = parse_spec(spec)
     if kind == "builtin":
@@ -144,7 +144,7 @@ def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float 
 
 def resolve_descriptor(spec: str, *, timeout: float = 300.0, http_format: str = "npy"):
     """The descriptor named by a SPEC (see the module docstring)."""
-    from . import adapters
+    adapters = importlib.import_module(".adapters", __package__)  # not via the package's lazy __getattr__
 
     kind, rest = parse_spec(spec)
     if kind == "builtin":

@@ -18,6 +18,7 @@ The :class:`Report` saves itself as ``report.json`` and draws its figures.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import logging
@@ -239,8 +240,8 @@ def embed_set(sampler, descriptor, *, n: int, seed: int, stream: tuple, shard_si
 
 def _bootstrap(values, seed):
     """``bbcollapse.hypothesis.bootstrap_population`` on the MCCS values, if that function exists."""
-    try:
-        from . import hypothesis
+    try:  # the submodule itself, not via the package's lazy __getattr__ (which imports every module)
+        hypothesis = importlib.import_module(".hypothesis", __package__)
     except ImportError:
         return None
     fn = getattr(hypothesis, "bootstrap_population", None)
