@@ -18,6 +18,7 @@ from bbcollapse.calibration import (
     cluster_weights,
     gmm_calibrator,
     hull_residual,
+    importance_weights,
     rejection_calibrator,
     voronoi_calibrator,
     white_box_latents,
@@ -325,3 +326,23 @@ def test_accept_mask_thins_a_pool_like_the_sampler(ps, voronoi, fit, mode):
     e = ps.generate(z)
     keep = rej.accept_mask(z, e, seed=1)
     assert not (ps.component(z[keep]) == 0).any() and keep.sum() > 0.7 * len(z)
+
+
+def test_importance_weights_reproduce_the_calibrated_mode_mass(ps, gmm, voronoi, prior_cells):
+    """Prior samples reweighted by exp(log q/p) estimate the calibrated mode mass (closed form for the GMM)."""
+    z, _ = prior_cells
+    comp = ps.component(z) == 0
+    cw = gmm.weights
+    cut = stats.norm.ppf(W0)
+    target = float(np.sum(cw.weights * stats.norm.cdf((cut - cw.centroids[:, 0]) / np.sqrt(gmm.covariance[0, 0]))))
+    w, ess = importance_weights(gmm.log_density_ratio(z))
+    assert ess > 1000 and abs(np.sum(w * comp) - target) < 0.01
+    # E_p[q/p] = 1 (the mixture is a density); checked on the raw ratios
+    assert abs(np.mean(np.exp(gmm.log_density_ratio(z))) - 1) < 0.05
+    w, ess = importance_weights(voronoi.log_density_ratio(z))
+    zc = voronoi.latents(31, 20_000)
+    assert abs(np.sum(w * comp) - np.mean(ps.component(zc) == 0)) < 0.01
+    w, ess = importance_weights(np.array([0.0, -np.inf, 0.0]))
+    np.testing.assert_allclose(w, [0.5, 0, 0.5]) and ess == 2.0
+    with pytest.raises(ValueError, match="-inf"):
+        importance_weights(np.array([-np.inf, -np.inf]))

@@ -41,6 +41,12 @@ every other proposal always.  The dense region is decided
   the hull of 100 points, which is why the authors abandoned it; the notebook
   measures that.
 
+Importance weights: ``GMMCalibrated.log_density_ratio`` and
+``VoronoiCalibrated.log_density_ratio`` give ``log q(z)/p(z)`` for prior latents, and
+:func:`importance_weights` turns them into self-normalised weights in log space
+(``logsumexp``), so a calibrated model's statistics can also be estimated from an
+already embedded prior sample.
+
 White-box baseline (paper 001, appendix): :func:`white_box_latents` recovers latents
 of I_m by gradient descent through a torch generator (pixel L2 + descriptor distance
 + ``alpha ||z||^2``, many restarts) and :func:`white_box_rejection_calibrator` feeds
@@ -67,6 +73,7 @@ __all__ = [
     "voronoi_calibrator",
     "rejection_calibrator",
     "acceptance_probability",
+    "importance_weights",
     "in_latent_ball",
     "in_latent_hull",
     "white_box_latents",
@@ -436,6 +443,25 @@ class GMMCalibrated(_Calibrated):
         self.latent_dim = L
         self.expected_acceptance = 1.0
 
+    def log_density_ratio(self, z) -> np.ndarray:
+        """(n,) ``log q(z) - log N(z; 0, I)``, q the mixture: the log importance weight of a prior latent.
+
+        Computed in log space (``scipy.special.logsumexp`` over components), so it stays
+        finite far in the tails where both densities underflow.
+        """
+        from scipy.special import logsumexp
+
+        z = np.asarray(z, dtype=np.float64)
+        L = self.latent_dim
+        sol = np.linalg.solve(self._chol, (z[:, None, :] - self.weights.centroids[None, :, :]).reshape(-1, L).T)
+        maha = (sol**2).sum(0).reshape(len(z), -1)  # (n, K) squared Mahalanobis distances
+        logdet = 2.0 * np.log(np.diag(self._chol)).sum()
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights.weights)
+        log_q = logsumexp(log_w[None, :] - 0.5 * (maha + logdet + L * np.log(2 * np.pi)), axis=1)
+        log_p = -0.5 * ((z**2).sum(1) + L * np.log(2 * np.pi))
+        return log_q - log_p
+
     def _round(self, seed, m, need_x):
         rng = np.random.default_rng(seed)
         k = rng.choice(len(self.weights.weights), size=m, p=self.weights.weights)
@@ -455,6 +481,11 @@ class VoronoiCalibrated(_Calibrated):
         self.latent_dim = weights.centroids.shape[1]
         # sum_k pi_k a_k with the fitted pi (the measured rate uses the true cell masses)
         self.expected_acceptance = float((weights.pi * self.acceptance).sum())
+
+    def log_density_ratio(self, z) -> np.ndarray:
+        """(n,) ``log(a_k(z) / sum_j pi_j a_j)``: the log importance weight of a prior latent (fitted pi)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.acceptance[self.weights.assign(z)]) - np.log(self.expected_acceptance)
 
     def accept_mask(self, z, embeddings=None, *, seed: int) -> np.ndarray:
         """(n,) bool: which of the prior latents ``z`` the sampler accepts (seeded uniform draws).
@@ -530,6 +561,31 @@ def voronoi_calibrator(
     """
     cw, secs, calls = _fit_cluster_weights(model, descriptor, modes, r0, n_clusters, n_fit, fit_latents, fit_embeddings, seed)
     return VoronoiCalibrated(model, cw, fit_seconds=secs, fit_generator_calls=calls)
+
+
+def importance_weights(log_ratio):
+    """Self-normalised importance weights from log density ratios, in log space.
+
+    Parameters
+    ----------
+    log_ratio : (n,) ``log q(z_i) - log p(z_i)`` for prior samples z_i ~ p (e.g.
+        ``GMMCalibrated.log_density_ratio``); ``-inf`` allowed (zero weight)
+
+    Returns
+    -------
+    weights : (n,) float64 summing to one, ``exp(l_i - logsumexp(l))``
+    ess : effective sample size ``1 / sum w_i^2`` (n for equal weights, 1 for a single one)
+    """
+    from scipy.special import logsumexp
+
+    lr = np.asarray(log_ratio, dtype=np.float64).ravel()
+    if lr.size == 0 or np.isnan(lr).any() or np.isposinf(lr).any():
+        raise ValueError("log_ratio must be a non-empty array of finite values or -inf")
+    total = logsumexp(lr)
+    if not np.isfinite(total):
+        raise ValueError("every log_ratio is -inf: no sample has positive weight")
+    w = np.exp(lr - total)
+    return w, float(1.0 / np.sum(w**2))
 
 
 # ----------------------------------------------------------------------------- Algorithm 2
