@@ -66,6 +66,21 @@ def test_command_generator_matches_reference(tmp_path):
     assert "gen.py" in identity_of(gen) and "0x" not in identity_of(gen)
 
 
+def test_identities_change_with_the_program_and_the_weights(tmp_path):
+    script = write_script(tmp_path, "gen.py", GEN)
+    before = identity_of(CommandGenerator([sys.executable, script], latent_dim=6))
+    assert identity_of(CommandGenerator([sys.executable, script], latent_dim=6)) == before
+    write_script(tmp_path, "gen.py", GEN.replace("np.tanh", "np.sin"))
+    assert identity_of(CommandGenerator([sys.executable, script], latent_dim=6)) != before
+    torch = pytest.importorskip("torch")
+    m = tiny_generator()
+    ident = identity_of(TorchGenerator(m, latent_dim=6))
+    assert identity_of(TorchGenerator(tiny_generator(), latent_dim=6)) == ident
+    with torch.no_grad():
+        m[0].weight[0, 0] += 1e-3
+    assert identity_of(TorchGenerator(m, latent_dim=6)) != ident
+
+
 def test_command_files_mode(tmp_path):
     script = write_script(tmp_path, "genf.py", """
         import sys, numpy as np

@@ -27,6 +27,7 @@ or URL and quotes the tail of its stderr or response body.
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
 import io
 import json
@@ -182,6 +183,18 @@ def _prepare_module(module, weights, unsafe_allow_pickle, device):
     return module.to(device).eval()
 
 
+def _module_sha(module) -> str:
+    """SHA-256 (16 hex digits) of a module's parameters and buffers, so that the identity
+    recorded in a store changes when the weights do."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def _run_module(module, device, data: np.ndarray) -> np.ndarray:
     import torch
 
@@ -207,7 +220,7 @@ class TorchGenerator(GaussianLatentModel):
         self.module = _prepare_module(module, weights, unsafe_allow_pickle, device)
         self.device = device
         self.batch_size = int(batch_size)
-        self.weights_sha = file_sha256(weights)[:16] if weights is not None else None
+        self.weights_sha = _module_sha(self.module)
         super().__init__(self._forward, latent_dim, name=name or type(module).__name__)
 
     def _forward(self, z):
@@ -231,7 +244,7 @@ class TorchDescriptor:
         self.batch_size = int(batch_size)
         self.normalize = bool(normalize)
         self.name = name or type(module).__name__
-        self.weights_sha = file_sha256(weights)[:16] if weights is not None else None
+        self.weights_sha = _module_sha(self.module)
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
@@ -359,6 +372,13 @@ def _check_argv(argv) -> list[str]:
     return argv
 
 
+def _argv_identity(argv: list[str]) -> str:
+    """argv plus the SHA-256 of every argument that names an existing file (e.g. the script),
+    so that a store notices when the program changes."""
+    files = {a: file_sha256(a)[:16] for a in argv if os.path.isfile(a)}
+    return f"{argv!r}, files={files}" if files else repr(argv)
+
+
 def _kill_group(proc: subprocess.Popen):
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -464,7 +484,7 @@ class CommandGenerator(GaussianLatentModel):
 
     @property
     def identity(self) -> str:
-        return f"CommandGenerator({self.argv!r}, latent_dim={self.latent_dim})"
+        return f"CommandGenerator({_argv_identity(self.argv)}, latent_dim={self.latent_dim})"
 
     def __repr__(self):
         return self.identity
@@ -490,7 +510,7 @@ class CommandDescriptor:
 
     @property
     def identity(self) -> str:
-        return f"CommandDescriptor({self.argv!r}, normalize={self.normalize})"
+        return f"CommandDescriptor({_argv_identity(self.argv)}, normalize={self.normalize})"
 
     def __repr__(self):
         return self.identity
