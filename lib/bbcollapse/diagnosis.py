@@ -355,7 +355,7 @@ def diagnose(
     store_a = store_c = None
     if store is not None:
         store_a, store_c = Path(store) / "anchors", Path(store) / "samples"
-    anchors = embed_set(sampler, descriptor, n=n_anchors, seed=seed, stream=ANCHOR_STREAM, shard_size=shard_size, store_dir=store_a)
+    anchors = embed_set(sampler, descriptor, n=n_anchors, seed=seed, stream=ANCHOR_STREAM, shard_size=shard_size, store_dir=store_a, progress=show)
 
     opts = dict(r=config["r"], grid=np.asarray(config["grid"]), theta=config["theta"], k=config["k"], **engine_kwargs)
     sizes = shard_sizes(n_samples, shard_size)
