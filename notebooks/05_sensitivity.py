@@ -37,7 +37,7 @@ import numpy as np
 import bbcollapse as bb
 from bbcollapse.subjects.synthetic import PlantedSphere
 
-N_BASE, N_DUP, COPIES, N_ANCHORS = {"smoke": (3_000, 4, 100, 300), "default": (20_000, 4, 1_000, 2_000),
+N_BASE, N_DUP, COPIES, N_ANCHORS = {"smoke": (2_000, 4, 100, 300), "default": (20_000, 4, 1_000, 2_000),
                                     "paper": (100_000, 4, 1_000, 10_000)}[SCALE]
 THETA, R, SEED = 0.3, 0.25, 7
 
@@ -59,9 +59,10 @@ def augment(emb, n_dup, copies, seed):
     return np.vstack([emb, np.repeat(emb[pick], copies, axis=0)])
 
 
-def experiment(base, reference, theta, r):
-    before = diagnose_set(base, reference, theta=theta, r=r, n_anchors=N_ANCHORS, seed=SEED)
-    after = diagnose_set(augment(base, N_DUP, COPIES, SEED), reference, theta=theta, r=r, n_anchors=N_ANCHORS, seed=SEED)
+def experiment(base, reference, theta, r, copies=COPIES):
+    n_anchors = min(N_ANCHORS, len(base) // 5)
+    before = diagnose_set(base, reference, theta=theta, r=r, n_anchors=n_anchors, seed=SEED)
+    after = diagnose_set(augment(base, N_DUP, copies, SEED), reference, theta=theta, r=r, n_anchors=n_anchors, seed=SEED)
     return before, after
 
 
@@ -82,20 +83,26 @@ yardstick = {"planted sphere (D=12)": bb.frechet_distance(reference=reference, s
 # ## Face subject (DCGAN faces, dlib descriptor)
 
 # %%
-try:
-    from bbcollapse.subjects import faces as face_subject
-except ImportError as exc:  # the face subject needs the faces extra
-    face_subject = None
-    print("face subject unavailable:", exc)
-if face_subject is not None and hasattr(face_subject, "cached_embeddings"):
-    F_THETA, F_R = face_subject.paper_theta_r() if hasattr(face_subject, "paper_theta_r") else (THETA, R)
-    emb = face_subject.cached_embeddings(n=2 * N_BASE, seed=SEED, cache_dir=CACHE_DIR)
-    subjects["DCGAN faces (dlib)"] = experiment(emb[:N_BASE], emb[N_BASE:], F_THETA, F_R)
+# Chapter 3 (which runs first) chose theta and r for this descriptor from data, and embedded |C| faces
+# (centred, unit vectors) into its cache: half of them is the base set here, the other half the reference.
+face_json = Path(RESULTS_DIR) / "03_face_subject.json"
+face_emb = Path(CACHE_DIR) / "03_face_subject" / SCALE / "C_unit.npy"
+if face_json.exists() and face_emb.exists():
+    tr = json.loads(face_json.read_text())["theta_r"]
+    F_THETA, F_R = tr["theta"], tr["r"]
+    emb = np.load(face_emb, allow_pickle=False)
+    FACE_N = len(emb) // 2
+    FACE_COPIES = max(1, FACE_N // 20)  # 4 faces x |base|/20 copies: the same duplicate share as the sphere
+    subjects["DCGAN faces (dlib)"] = experiment(emb[:FACE_N], emb[FACE_N:], F_THETA, F_R, copies=FACE_COPIES)
+    print(f"faces: |base| = |reference| = {FACE_N}, 4 faces x {FACE_COPIES} copies; theta = {F_THETA:.3f}, r = {F_R:.3f} (chapter 3's rule)")
+else:
+    FACE_COPIES = None
+    print("face part skipped: chapter 3 has not run in this build (it chooses theta and r and embeds the faces)")
 
 # %%
 rows = []
 for name, (b, a) in subjects.items():
-    rows.append({"subject": name, "mccs_worst": [b["mccs_worst"], a["mccs_worst"]], "mu_sigma": [[b["mu"], b["sigma"]], [a["mu"], a["sigma"]]],
+    rows.append({"subject": name, "copies": COPIES if "sphere" in name else FACE_COPIES, "mccs_worst": [b["mccs_worst"], a["mccs_worst"]], "mu_sigma": [[b["mu"], b["sigma"]], [a["mu"], a["sigma"]]],
                  "frechet": [b["frechet"], a["frechet"]]})
     print(f"{name:26s} MCCS(I_w) {b['mccs_worst']:.3f} -> {a['mccs_worst']:.3f}   (mu, sigma) ({b['mu']:.3f}, {b['sigma']:.3f}) -> "
           f"({a['mu']:.3f}, {a['sigma']:.3f})   Fréchet (descriptor) {b['frechet']:.4f} -> {a['frechet']:.4f}")
@@ -104,7 +111,7 @@ print(f"{'paper: RIC -> RIC-aug':26s} MCCS(I_w) 0.59 -> 0.81   FID 15.36 -> 15.9
 fig, axes = plt.subplots(1, len(subjects), figsize=(4.5 * len(subjects), 3.2), squeeze=False)
 for ax, (name, (b, a)) in zip(axes[0], subjects.items()):
     ax.boxplot([b["scores"], a["scores"]], showfliers=False)
-    ax.set_xticks([1, 2], ["base", f"+{N_DUP}×{COPIES} dups"])
+    ax.set_xticks([1, 2], ["base", f"+{N_DUP} faces/points duplicated"])
     ax.scatter([1, 2], [b["mccs_worst"], a["mccs_worst"]], color="crimson", zorder=3, label="$I_w$")
     ax.set_title(name, fontsize=9); ax.set_ylabel("MCCS")
 axes[0][0].legend(fontsize=8)

@@ -77,6 +77,36 @@ def _planted(results):
     return rows
 
 
+def _testing(results):
+    r, ch = results.get("02_testing_collapse"), "02_testing_collapse"
+    if r is None:
+        return [_row("The neighbour-curve band test detects collapse at level 0.05", "001 Alg. 1, Fig. 1", "α = 0.05", "—",
+                     "missing result", "", ch)]
+    fa = r["false_alarm"]["anchors"]
+    alpha = r["setting"]["alpha"]
+    pw, g = fa["pointwise"], fa["erl"]
+    n = pw["n"]
+    level_ok = pw["ci95"][0] <= alpha
+    rows = [_row(
+        "The pointwise band over 41 radii is a test at level α = 0.05", "001 Alg. 1 (band from R_ref, 2.5/97.5 percentiles)",
+        f"α = {alpha}",
+        f"false-alarm rate in {n} collapse-free worlds: {100 * pw['rate']:.1f}% (95% CI {100 * pw['ci95'][0]:.1f}–{100 * pw['ci95'][1]:.1f}%); "
+        f"global ERL envelope {100 * g['rate']:.1f}%, MAD {100 * fa['mad']['rate']:.1f}%",
+        "reproduced" if level_ok else "not reproduced",
+        "reproduced if the 95% CI of the measured false-alarm rate reaches down to α", ch)]
+    masses = sorted(r["power"], key=float)
+    top = masses[-1]
+    p_point, p_sel = r["power"][top]["anchors"]["pointwise"]["rate"], r["power"][top]["anchors"]["selection_mad"]["rate"]
+    rows.append(_row(
+        "The band test detects a collapsed region (R_obs leaves the band)", "001 §4, Fig. 1", "R_obs leaves the band for faces",
+        f"power at planted mass {top}: pointwise {100 * p_point:.0f}%, selection-aware global MAD {100 * p_sel:.0f}% "
+        f"(at a false-alarm rate of {100 * fa['selection_mad']['rate']:.1f}%)",
+        "partly reproduced" if p_point > 0.8 and not level_ok else ("reproduced" if p_point > 0.8 else "not reproduced"),
+        "the band does flag collapse (power > 80%), but only 'partly' when its level is not controlled: a global "
+        "envelope reaches the same power at the stated level", ch))
+    return rows
+
+
 def _sensitivity(results):
     r, ch = results.get("05_sensitivity"), "05_sensitivity"
     if r is None:
@@ -123,6 +153,7 @@ def grade_claims(results: dict) -> list[dict]:
     """Grade the paper's claims from the book's results (``{chapter: json}``)."""
     rows = []
     rows += _planted(results)
+    rows += _testing(results)
     rows += _sensitivity(results)
     for extra in _EXTRA_GRADERS:
         rows += extra(results)
