@@ -141,3 +141,26 @@ def test_bad_arguments():
         diagnose(PS, identity_descriptor, form="log", **kw)
     with pytest.raises(ValueError, match="must be unit vectors"):
         diagnose(PS, lambda x: 2 * np.asarray(x), **kw)
+
+
+def test_interrupted_diagnosis_resumes_from_the_store(run, tmp_path):
+    report = run[0]
+    state = {"samples": 0, "fail_after": M + 2 * SHARD}
+
+    def flaky(seed, n):
+        if state["samples"] + n > state["fail_after"]:
+            raise KeyboardInterrupt("simulated crash in the middle of C")
+        state["samples"] += n
+        return PS(seed, n)
+
+    flaky.identity = "flaky planted sphere"
+    kw = dict(n_anchors=M, n_samples=N, seed=SEED, theta=THETA, r=R, top=3, shard_size=SHARD, k=5, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        diagnose(flaky, identity_descriptor, store=tmp_path / "st", **kw)
+    assert state["samples"] == M + 2 * SHARD  # anchors and two shards of C were stored
+    state.update(samples=0, fail_after=10**9)
+    resumed = diagnose(flaky, identity_descriptor, store=tmp_path / "st", **kw)
+    assert state["samples"] == N - 2 * SHARD  # only the missing shards were sampled
+    np.testing.assert_array_equal(resumed.mccs, report.mccs)
+    np.testing.assert_array_equal(resumed.mode_curves, report.mode_curves)
+    np.testing.assert_array_equal(resumed.nearest_index, report.nearest_index)

@@ -364,13 +364,12 @@ def diagnose(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_samples, unit="sample", unit_scale=True, desc="diagnose", smoothing=0.1)
-    stats = None
+    stats = st = None
     try:
         if store_c is not None:
             st = EmbeddingStore(store_c, sampler=sampler, descriptor=descriptor, seed=seed, stream=SAMPLE_STREAM, shard_size=shard_size, progress=False)
             shards = ((offset, e) for offset, _, e in st.iter_shards(n_samples))
         else:
-            st = None
             offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
             shards = ((int(offsets[j]), embed_shard(sampler, descriptor, seed=seed, stream=SAMPLE_STREAM, j=j, n=n_j)[1]) for j, n_j in enumerate(sizes))
         for offset, e in shards:
@@ -381,6 +380,6 @@ def diagnose(
     finally:
         if bar is not None:
             bar.close()
-        if store_c is not None and st is not None:
+        if st is not None:
             st.close()
     return summarize(anchors=anchors, stats=stats, sampler_id=identity_of(sampler), descriptor_id=identity_of(descriptor), config=config, n_random=n_random, seconds=time.perf_counter() - t0)
