@@ -520,6 +520,15 @@ class CommandDescriptor:
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
+def _http_opener():
+    """An opener that speaks HTTP(S) only (no file:// or ftp:// handlers, even after a redirect)."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    urllib.request.HTTPRedirectHandler(), urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
 def _check_url(url: str) -> str:
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise ValueError(f"url must start with http:// or https://; got {url!r}")
@@ -597,7 +606,7 @@ def post_array(
             log.info("%s: retry %d after %s", who, attempt, last)
         req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": ctype, "Accept": ctype, **(headers or {})})
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with _http_opener().open(req, timeout=timeout) as resp:
                 data = _read_limited(resp, int(max_bytes), who)
             return _decode(data, fmt, who)
         except urllib.error.HTTPError as exc:
