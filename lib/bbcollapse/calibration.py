@@ -23,7 +23,11 @@ The paper's weight is ``w_k = 1 / (number of G(z), z in cell k, within r0 of the
 modes)``, infinite for a cell with no neighbour.  **Zero-count guard**: the count is
 floored at one, ``w_k oc 1 / max(count_k, 1)``, so cells without neighbours all get
 the weight of a cell with a single neighbour (the paper's formula is unchanged for
-every count >= 1).
+every count >= 1).  The paper's weight ignores the cell's size: in high dimension K-means
+leaves small cells, and a cell of a few latents with one mode neighbour then gets the
+largest weight, which can *raise* the mode's mass (measured in notebook 4).  The option
+``weighting="non-mode"`` (``w_k oc n_k - count_k``: every cell keeps its non-mode share)
+is the size-aware alternative.
 
 Algorithm 2 (importance / rejection sampling), :func:`rejection_calibrator`: with
 ``p = N(I_r) / N(I_m)`` (neighbour counts within r0 of a reference and of the mode)
@@ -308,7 +312,8 @@ class ClusterWeights:
     centroids : (K, L) float64   K-means centres mu_k
     pi : (K,) float64            prior mass of each Voronoi cell (fraction of the fitting latents)
     counts : (K,) int64          neighbours of the modes (within r0) among the cell's fitting latents
-    weights : (K,) float64       w_k oc 1 / max(count_k, 1), summing to one
+    weights : (K,) float64       w_k, summing to one: oc 1 / max(count_k, 1) (weighting "paper")
+                                 or oc n_k - count_k (weighting "non-mode")
     covariance : (L, L) float64  pooled within-cluster covariance (the shared Sigma of the GMM)
     r0 : float
     n_fit : int                  number of fitting latents
@@ -321,6 +326,7 @@ class ClusterWeights:
     covariance: np.ndarray
     r0: float
     n_fit: int
+    weighting: str = "paper"
 
     def assign(self, z) -> np.ndarray:
         """Voronoi cell (nearest centroid, Euclidean) of each latent, (n,) int64."""
@@ -336,7 +342,7 @@ class ClusterWeights:
 
     def __repr__(self):
         return (
-            f"ClusterWeights(K={len(self.pi)}, n_fit={self.n_fit}, r0={self.r0}, "
+            f"ClusterWeights(K={len(self.pi)}, n_fit={self.n_fit}, r0={self.r0}, weighting={self.weighting!r}, "
             f"cells with neighbours={int((self.counts > 0).sum())}, total neighbours={int(self.counts.sum())})"
         )
 
@@ -361,7 +367,11 @@ def _kmeans(z, k, seed, niter: int = 25):
     return centroids, np.argmin(d2, axis=1)
 
 
-def cluster_weights(*, latents, embeddings, modes, r0: float, n_clusters: int, seed: int = 0) -> ClusterWeights:
+WEIGHTINGS = ("paper", "non-mode")
+
+
+def cluster_weights(*, latents, embeddings, modes, r0: float, n_clusters: int, seed: int = 0,
+                    weighting: str = "paper") -> ClusterWeights:
     """K-means on latents and the per-cell weights of Algorithm 1.
 
     Parameters
@@ -372,6 +382,10 @@ def cluster_weights(*, latents, embeddings, modes, r0: float, n_clusters: int, s
     r0 : neighbour radius in (0, 1]
     n_clusters : K, at most N
     seed : K-means seed
+    weighting : "paper" -- ``w_k oc 1 / max(count_k, 1)`` (Algorithm 1; it ignores the cell's
+        size, so a small cell holding one mode latent gets the largest weight), or
+        "non-mode" -- ``w_k oc n_k - count_k``, each cell keeps only its non-mode share
+        (the Voronoi variant then rejects exactly the mode's share of every cell)
 
     Raises
     ------
@@ -395,7 +409,14 @@ def cluster_weights(*, latents, embeddings, modes, r0: float, n_clusters: int, s
     centroids, labels = _kmeans(z, k, seed)
     sizes = np.bincount(labels, minlength=k)
     counts = np.bincount(labels[near], minlength=k).astype(np.int64)
-    w = 1.0 / np.maximum(counts, 1)  # zero-count guard: floor the count at one
+    if weighting == "paper":
+        w = 1.0 / np.maximum(counts, 1)  # zero-count guard: floor the count at one
+    elif weighting == "non-mode":
+        w = (sizes - counts).astype(np.float64)
+        if w.sum() <= 0:
+            raise ValueError("every fitting latent is a neighbour of the modes: no non-mode mass to keep")
+    else:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}; got {weighting!r}")
     resid = z - centroids[labels]
     cov = resid.T @ resid / max(z.shape[0] - k, 1)
     return ClusterWeights(
@@ -406,15 +427,17 @@ def cluster_weights(*, latents, embeddings, modes, r0: float, n_clusters: int, s
         covariance=cov,
         r0=r0,
         n_fit=int(z.shape[0]),
+        weighting=weighting,
     )
 
 
-def _fit_cluster_weights(model, descriptor, modes, r0, n_clusters, n_fit, fit_latents, fit_embeddings, seed):
+def _fit_cluster_weights(model, descriptor, modes, r0, n_clusters, n_fit, fit_latents, fit_embeddings, seed, weighting):
     _check_model(model)
     r0 = _check_r0(r0)
     t0 = time.perf_counter()
     z, e, calls = _fit_set(model, descriptor, fit_latents, fit_embeddings, n_fit, seed)
-    cw = cluster_weights(latents=z, embeddings=e, modes=modes, r0=r0, n_clusters=n_clusters, seed=seed)
+    cw = cluster_weights(latents=z, embeddings=e, modes=modes, r0=r0, n_clusters=n_clusters, seed=seed,
+                         weighting=weighting)
     return cw, time.perf_counter() - t0, calls
 
 
@@ -515,6 +538,7 @@ def gmm_calibrator(
     n_clusters: int = 100,
     n_fit: int = 10_000,
     covariance="pooled",
+    weighting: str = "paper",
     fit_latents=None,
     fit_embeddings=None,
     seed: int = 0,
@@ -530,6 +554,7 @@ def gmm_calibrator(
     n_clusters : K of K-means (<= number of fitting latents)
     n_fit : N, fitting latents sampled from the model when fit_* are not given
     covariance : "pooled" (within-cluster covariance, default), "identity" or an (L, L) array
+    weighting : "paper" (``1/max(count_k, 1)``) or "non-mode" (``n_k - count_k``); see :func:`cluster_weights`
     fit_latents, fit_embeddings : (N, L), (N, D) precomputed fitting set (e.g. a cached C)
     seed : seed of the fitting samples and of K-means
 
@@ -537,7 +562,8 @@ def gmm_calibrator(
     -------
     GMMCalibrated, a Sampler (acceptance 1: it never rejects).
     """
-    cw, secs, calls = _fit_cluster_weights(model, descriptor, modes, r0, n_clusters, n_fit, fit_latents, fit_embeddings, seed)
+    cw, secs, calls = _fit_cluster_weights(model, descriptor, modes, r0, n_clusters, n_fit, fit_latents, fit_embeddings,
+                                           seed, weighting)
     return GMMCalibrated(model, cw, covariance=covariance, fit_seconds=secs, fit_generator_calls=calls)
 
 
@@ -549,6 +575,7 @@ def voronoi_calibrator(
     r0: float,
     n_clusters: int = 100,
     n_fit: int = 10_000,
+    weighting: str = "paper",
     fit_latents=None,
     fit_embeddings=None,
     seed: int = 0,
@@ -559,7 +586,8 @@ def voronoi_calibrator(
     restricted to each Voronoi cell, reweighted cell by cell: it never leaves the
     prior's typical shell.  Expected acceptance: ``sum_k pi_k a_k = 1 / max_k(w_k/pi_k)``.
     """
-    cw, secs, calls = _fit_cluster_weights(model, descriptor, modes, r0, n_clusters, n_fit, fit_latents, fit_embeddings, seed)
+    cw, secs, calls = _fit_cluster_weights(model, descriptor, modes, r0, n_clusters, n_fit, fit_latents, fit_embeddings,
+                                           seed, weighting)
     return VoronoiCalibrated(model, cw, fit_seconds=secs, fit_generator_calls=calls)
 
 
