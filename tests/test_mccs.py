@@ -77,3 +77,24 @@ def test_dense_modes_find_heaviest_planted_identity():
     d = bb.angular_distance(anchors[modes.indices], world.centres)
     assert d[0, 0] <= 0.1 + 1e-9  # I_w lies inside identity 0 (the heaviest)
     assert d[1, 1] <= 0.1 + 1e-9  # the second distinct mode is identity 1
+
+
+def test_rim_of_a_heavy_mode_is_not_a_distinct_mode():
+    # anchors on one great circle at normalised distances 0, 0.2, 0.4, 0.9 from the first;
+    # counts fall along the slope of one identity, then a separate lighter identity.
+    ang = np.pi * np.array([0.0, 0.2, 0.4, 0.9])
+    anchors = np.stack([np.cos(ang), np.sin(ang), np.zeros(4)], axis=1)
+    counts = np.array([100, 90, 80, 50])
+    m = bb.distinct_modes(anchors, counts, r=0.25, top=4)
+    # the rim anchor (0.4) is farther than r from the top mode, but a denser anchor (0.2) lies within r of it
+    assert m.indices.tolist() == [0, 3]
+
+
+def test_distinct_modes_never_within_r(rng):
+    anchors = rand_unit(rng, 300, 3, np.float64)
+    counts = rng.integers(0, 50, 300)
+    m = bb.distinct_modes(anchors, counts, r=0.2, top=50)
+    d = bb.angular_distance(anchors[m.indices], anchors[m.indices])
+    assert (d[~np.eye(len(m.indices), dtype=bool)] > 0.2).all()
+    # every anchor not returned either has a denser anchor within r, or the list is full
+    assert m.worst == int(np.lexsort((np.arange(300), -counts))[0])

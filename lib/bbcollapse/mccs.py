@@ -8,9 +8,9 @@
   or ``inf`` (code), the limits of each formula.
 * ``population``: (mu, sigma) over anchors, sigma with ddof = 1.
 * ``dense_modes`` / ``distinct_modes``: the worst-case anchor
-  ``I_w = argmax N(I', C, r)`` and the top-p *distinct* modes, greedily chosen by
-  count so that no two returned modes lie within r of each other (the authors'
-  code returns the raw top-100, which mostly sit in one cluster).
+  ``I_w = argmax N(I', C, r)`` and the top-p *distinct* modes: peaks of the count
+  (no denser anchor within r), so no two returned modes lie within r of each other
+  (the authors' code returns the raw top-100, which mostly sit in one cluster).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distance import angular_distance, check_unit_interval, validate_unit
+from .distance import check_unit_interval, cos_threshold, validate_unit
 from .engine import NeighborStats, neighbor_stats
 
 __all__ = ["mccs", "population", "Population", "DenseModes", "distinct_modes", "dense_modes", "MCCS_FORMS"]
@@ -105,18 +105,27 @@ class DenseModes:
         return f"DenseModes(worst={self.worst}, indices={self.indices.tolist()}, counts={self.counts.tolist()}, r={self.r})"
 
 
-def distinct_modes(anchors, counts, *, r: float, top: int = 1) -> DenseModes:
-    """Greedy distinct modes from precomputed counts.
+def distinct_modes(anchors, counts, *, r: float, top: int = 1, block: int = 512) -> DenseModes:
+    """Worst-case anchor and the top-p distinct dense modes, from precomputed counts.
 
-    Anchors are visited by decreasing count (ties: lower index first); an anchor is
-    kept when it lies farther than ``r`` from every mode kept so far.
+    A *mode* is a peak of the neighbour count among the anchors: an anchor is kept
+    when no denser anchor (higher count; on ties, lower index) lies within ``r`` of
+    it.  Peaks are returned by decreasing count, so no two returned modes lie within
+    ``r`` of each other.  Requiring a peak, rather than only distance from the modes
+    kept so far, stops the rim of one heavy identity (anchors just beyond ``r`` of its
+    centre, still counting many of its samples) from outranking a lighter identity.
 
     Parameters
     ----------
     anchors : (m, D) unit vectors
-    counts : (m,) neighbour counts at radius ``r``
-    r : distinctness radius, in [0, 1]
+    counts : (m,) neighbour counts N(I', C, r) at radius ``r``
+    r : neighbourhood radius, in [0, 1]
     top : maximum number of modes to return
+    block : anchors whose neighbourhoods are checked per GEMM
+
+    Returns
+    -------
+    DenseModes
     """
     a = validate_unit(anchors, "anchors")
     counts = np.asarray(counts)
@@ -125,14 +134,21 @@ def distinct_modes(anchors, counts, *, r: float, top: int = 1) -> DenseModes:
     (r,) = check_unit_interval(r, "r")
     if int(top) < 1:
         raise ValueError(f"top must be >= 1; got {top!r}")
-    order = np.lexsort((np.arange(a.shape[0]), -counts))
+    m = a.shape[0]
+    order = np.lexsort((np.arange(m), -counts))  # densest first; ties: lower index first
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m)
+    a64 = a.astype(np.float64)
+    t = float(cos_threshold(r))
     kept: list[int] = []
-    for i in order:
+    for start in range(0, m, block):
+        cand = order[start : start + block]
+        near = (a64[cand] @ a64.T) >= t  # d <= r, same tie rule as the engine
+        denser = rank[None, :] < rank[cand][:, None]
+        is_peak = ~(near & denser).any(axis=1)
+        kept.extend(int(i) for i in cand[is_peak][: top - len(kept)])
         if len(kept) >= top:
             break
-        if kept and (angular_distance(a[i], a[kept]) <= r).any():
-            continue
-        kept.append(int(i))
     idx = np.asarray(kept, dtype=np.int64)
     return DenseModes(worst=int(order[0]), indices=idx, counts=counts[idx].astype(np.int64), r=float(r))
 
