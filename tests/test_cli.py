@@ -58,6 +58,7 @@ def test_synthetic_cli_matches_the_api(tmp_path, capsys):
         (["diagnose", "--sampler", "onnx:missing.onnx", "--anchors", "10", "--samples", "10", "--out", "o"], "does not exist; check the path"),
         (["diagnose", "--sampler", "synthetic", "--descriptor", "nope", "--anchors", "10", "--samples", "10", "--out", "o"], "unknown descriptor 'nope'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["diagnose", "--sampler", "onnx:" + __file__, "--anchors", "10", "--samples", "10", "--out", "o"], "cannot load ONNX model"),
     ],
 )
 def test_bad_arguments_give_one_line_and_status_2(argv, message, capsys):

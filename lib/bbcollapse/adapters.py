@@ -289,7 +289,10 @@ class _OnnxModel:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
             opts.log_severity_level = 3
-            self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self.providers)
+            try:
+                self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self.providers)
+            except Exception as exc:  # onnxruntime raises its own types for a bad or truncated file
+                raise ValueError(f"cannot load ONNX model {str(self.path)!r}: {str(exc).splitlines()[0][:300]}") from None
         return self._session
 
     def __getstate__(self):

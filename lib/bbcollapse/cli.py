@@ -133,7 +133,8 @@ def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float 
         except FileNotFoundError as exc:
             raise SpecError(f"{exc}; check the path in --sampler onnx:FILE") from None
         except ValueError as exc:
-            raise SpecError(f"{exc}; add --latent-dim L") from None
+            hint = "add --latent-dim L" if "latent_dim" in str(exc) else "check that the file is an ONNX model"
+            raise SpecError(f"{exc}; {hint}") from None
     if latent_dim is None:
         raise SpecError(f"--latent-dim is required for a {kind} sampler (the number of latent dimensions the generator reads)")
     if kind == "cmd":
@@ -282,7 +283,11 @@ def _diagnose(args) -> int:
     except ValueError as exc:  # e.g. a descriptor that does not return unit vectors
         print(f"bbcollapse: error: {exc}", file=sys.stderr)
         return 1
-    path = report.save(args.out)
+    try:
+        path = report.save(args.out)
+    except OSError as exc:
+        print(f"bbcollapse: error: cannot write the report to --out {args.out!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     if not args.quiet:
         print(report.summary())
         print(f"wrote {path} and figures in {path.parent}")
