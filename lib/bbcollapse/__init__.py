@@ -22,30 +22,37 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("hypothesis", "store", "adapters", "diagnosis", "calibration", "metrics", "distributed")
 
 
-def _lazy_index():
-    index = {}
-    for mod in _LAZY_MODULES:
-        try:
-            module = importlib.import_module(f".{mod}", __name__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{mod}":
-                continue  # module not written (yet)
-            raise
-        for name in getattr(module, "__all__", ()):
-            index[name] = module
-    return index
+def _lazy_module(mod):
+    """Import one lazy module, or None if it is not part of this installation."""
+    try:
+        return importlib.import_module(f".{mod}", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{mod}":
+            return None
+        raise
 
 
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    module = _lazy_index().get(name)
-    if module is None:
-        raise AttributeError(f"module 'bbcollapse' has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+    if name in _LAZY_MODULES:  # `from bbcollapse import adapters` imports only that module
+        module = _lazy_module(name)
+        if module is None:
+            raise AttributeError(f"module 'bbcollapse' has no attribute {name!r}")
+        return module
+    for mod in _LAZY_MODULES:  # stop at the first module that exports the name
+        module = _lazy_module(mod)
+        if module is not None and name in getattr(module, "__all__", ()):
+            value = getattr(module, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module 'bbcollapse' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_lazy_index()))
+    names = set(globals())
+    for mod in _LAZY_MODULES:
+        module = _lazy_module(mod)
+        if module is not None:
+            names |= set(getattr(module, "__all__", ()))
+    return sorted(names)
