@@ -236,6 +236,8 @@ class _Calibrated:
         raise NotImplementedError
 
     expected_acceptance: float = 1.0
+    #: most proposals drawn in one round (bounds memory when the acceptance is tiny)
+    max_round: int = 65_536
 
     def _draw(self, seed: int, n: int, need_x: bool):
         n = int(n)
@@ -245,7 +247,7 @@ class _Calibrated:
         zs, xs, got, rnd = [], [], 0, 0
         acc = max(self.expected_acceptance, 1e-3)
         while got < n:
-            m = int(math.ceil((n - got) / acc * 1.1)) + 16
+            m = min(int(math.ceil((n - got) / acc * 1.1)) + 16, self.max_round)
             z, x, keep = self._round(shard_seed(seed, 7, rnd), m, need_x)
             rnd += 1
             pos = np.flatnonzero(keep)
@@ -260,7 +262,7 @@ class _Calibrated:
                 zs.append(z)
                 xs.append(x)
                 got += len(z)
-            if rnd > 10_000:
+            if rnd > 100_000:
                 raise RuntimeError(f"{self.method}: too few acceptances ({got} of {n} after {self._proposed} proposals)")
         z = np.concatenate(zs) if zs else np.zeros((0, self.latent_dim or 0), np.float32)
         self._accepted += len(z)
