@@ -46,7 +46,7 @@ import torch
 import bbcollapse as bb
 from bbcollapse.subjects import faces
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # the descriptor overlaps dlib alignment with the network in a second thread: both cores are busy; measured: 2 OpenMP threads on top of that halve throughput when the machine is shared
 T_START = time.perf_counter()
 SIZES = {  # |A|, |C|, faces with views, views per face, faces compared with dlib, reference-set size
     "smoke": dict(A=32, C=128, views_n=12, views_v=2, agree_n=8, ref_n=48),

@@ -360,22 +360,44 @@ class DlibFaceDescriptor:
         return out
 
     def raw(self, images) -> np.ndarray:
-        """Raw (uncentred, unnormalised) descriptors (n, 128) of images."""
+        """Raw (uncentred, unnormalised) descriptors (n, 128) of images.
+
+        Chunks are pipelined: while the network embeds chunk k in a worker thread
+        (torch releases the GIL), dlib aligns chunk k + 1 in this one, so alignment and
+        the network use two cores even with ``torch.set_num_threads(1)``.
+        """
         imgs = _as_uint8_images(images)
-        out = np.empty((len(imgs), 128), np.float32)
-        step = max(self.batch_size, 256)
+        n = len(imgs)
+        out = np.empty((n, 128), np.float32)
+        step = max(self.batch_size, 128)
         bar = None
-        if self.progress and len(imgs) > step:
+        if self.progress and n > step:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(imgs), unit="face", desc="faces")
-        for s in range(0, len(imgs), step):
-            al = self.align(imgs[s : s + step])
-            out[s : s + step] = self.embed_chips(al.chips)
+            bar = tqdm(total=n, unit="face", desc="faces")
+
+        def finish(job):
+            s, fut = job
+            e = fut.result()
+            out[s : s + len(e)] = e
             if bar is not None:
-                bar.update(len(al.chips))
-        if bar is not None:
-            bar.close()
+                bar.update(len(e))
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = None
+                for s in range(0, n, step):
+                    chips = self.align(imgs[s : s + step]).chips
+                    if pending is not None:
+                        finish(pending)
+                    pending = (s, pool.submit(self.embed_chips, chips))
+                if pending is not None:
+                    finish(pending)
+        finally:
+            if bar is not None:
+                bar.close()
         return out
 
     def normalize(self, raw) -> np.ndarray:
