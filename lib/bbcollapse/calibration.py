@@ -478,8 +478,11 @@ class GMMCalibrated(_Calibrated):
 
         z = np.asarray(z, dtype=np.float64)
         L = self.latent_dim
-        sol = np.linalg.solve(self._chol, (z[:, None, :] - self.weights.centroids[None, :, :]).reshape(-1, L).T)
-        maha = (sol**2).sum(0).reshape(len(z), -1)  # (n, K) squared Mahalanobis distances
+        from scipy.linalg import solve_triangular
+
+        a = solve_triangular(self._chol, z.T, lower=True).T  # whitened latents (n, L)
+        b = solve_triangular(self._chol, self.weights.centroids.T, lower=True).T  # whitened centres (K, L)
+        maha = np.maximum((a**2).sum(1)[:, None] - 2.0 * a @ b.T + (b**2).sum(1)[None, :], 0.0)  # (n, K)
         logdet = 2.0 * np.log(np.diag(self._chol)).sum()
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights.weights)
