@@ -45,9 +45,10 @@ _TOPK_MARGIN = 1e-12  # covers cos(pi * arccos(x) / pi) round-off when re-derivi
 def build_bin_lut(t_asc: np.ndarray, band: float, cos_theta: float | None, n_buckets: int = LUT_BUCKETS):
     """Lookup table: bucket of a float32 cosine -> histogram bin, or -1 (slow path).
 
-    Bucket ``b = floor((c + 1) * n_buckets / 2)`` (clamped) covers roughly
-    ``[b/S - 1, (b+1)/S - 1)`` with ``S = n_buckets / 2``.  We widen that range by one
-    bucket (rounding of the bucket computation) and by ``band`` (float32 GEMM error);
+    Bucket ``b = floor((c + 1) * n_buckets / 2)`` (clamped) covers
+    ``[b/S - 1, (b+1)/S - 1)`` with ``S = n_buckets / 2``, up to the rounding of the
+    float32 bucket computation.  We widen that range by 1/64 bucket (more than that
+    rounding) and by ``band`` (float32 GEMM error);
     a bucket is *clean* when no threshold lies in the widened range, and then every
     cosine in it - float32 or the exact float64 one - has the same bin: the number
     of thresholds below it.  Buckets reaching into the similarity region
@@ -58,7 +59,9 @@ def build_bin_lut(t_asc: np.ndarray, band: float, cos_theta: float | None, n_buc
     lut : (n_buckets,) int32
     """
     s = n_buckets / 2.0
-    w = 1.0 / s
+    # x = c * s + s in float32: c * s is exact (s is a power of two) and the sum rounds by at
+    # most ulp(2 s) / 2 = n_buckets * 2**-25 buckets (<= 1/128 for n_buckets <= 2**18): widen by 1/64.
+    w = 1.0 / s / 64.0
     b = np.arange(n_buckets, dtype=np.float64)
     lo = b / s - 1.0 - w - band
     hi = (b + 1.0) / s - 1.0 + w + band
@@ -167,6 +170,7 @@ def reduce_tile(
     special = np.int32(_SPECIAL)
     two_band = 2.0 * band + _TOPK_MARGIN
     n_blk = min(mb, 64)
+    n_jb = (nc + 63) // 64
     for blk in prange(n_blk):
         r_start = blk * mb // n_blk
         r_end = (blk + 1) * mb // n_blk
@@ -174,6 +178,7 @@ def reduce_tile(
         idx = np.empty(nc, dtype=np.int32)  # bucket of each cosine of the row
         slow = np.empty(nc, dtype=np.int64)  # columns in special buckets
         cand = np.empty(nc, dtype=np.int64)  # top-k candidates
+        blk_above = np.empty(n_jb, dtype=np.int64)  # candidates per 64 columns
         for li in range(r_start, r_end):
             i = row0 + li
             crow = cos[li]
@@ -188,12 +193,19 @@ def reduce_tile(
             thr32 = np.float32(thr - 1e-7) if k > 0 else np.float32(np.inf)
             n_slow = 0
             n_cand = 0
-            # Pass 1 (vectorised): bucket of every cosine; count top-k candidates.
+            # Pass 1 (vectorised): bucket of every cosine; flag the 64-blocks holding
+            # top-k candidates.
             n_above = 0
-            for j in range(nc):
-                c = crow[j]
-                idx[j] = np.int32(min(max(c * s + s, zero), bmax))
-                n_above += c >= thr32
+            for jb in range(n_jb):
+                j0 = jb * 64
+                j1 = min(nc, j0 + 64)
+                cnt = 0
+                for j in range(j0, j1):
+                    c = crow[j]
+                    idx[j] = np.int32(min(max(c * s + s, zero), bmax))
+                    cnt += c >= thr32
+                blk_above[jb] = cnt
+                n_above += cnt
             # Pass 2: bucket -> bin, four interleaved sub-histograms (no store-to-load
             # dependency between neighbouring pairs that fall into the same bin).
             j = 0
@@ -225,10 +237,12 @@ def reduce_tile(
                     n_slow += 1
                 j += 1
             if n_above > 0:
-                for j in range(nc):
-                    if crow[j] >= thr32:
-                        cand[n_cand] = j
-                        n_cand += 1
+                for jb in range(n_jb):
+                    if blk_above[jb] > 0:
+                        for j in range(jb * 64, min(nc, jb * 64 + 64)):
+                            if crow[j] >= thr32:
+                                cand[n_cand] = j
+                                n_cand += 1
             # Special buckets: near a threshold (float64 recheck) or in the similarity region.
             acc = 0.0
             for q in range(n_slow):
