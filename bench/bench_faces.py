@@ -7,7 +7,10 @@ Measured in one run on the same machine state (timings interleaved, best of ``re
   agreement (min cosine between the two descriptors);
 * DCGAN sampling rate (64x64 faces per second);
 * alignment rate with the HOG detector (fixed box as fallback) and with the fixed box only;
-* end to end (sample, align, embed) with the torch backend and with dlib's network.
+* end to end (sample, align, embed) with the torch backend and with dlib's network
+  (the descriptor overlaps dlib's alignment of one chunk with the network on the previous one).
+
+Timings on a shared machine move with its load; the ratios are measured in one run.
 
 Usage: ``python bench/bench_faces.py [smoke|default|paper]``; ``main(scale)`` returns a dict.
 """
@@ -65,6 +68,10 @@ def main(scale: str = "default") -> dict:
     cos = (e_dlib.astype(np.float64) * e_port).sum(1) / np.linalg.norm(e_dlib, axis=1) / np.linalg.norm(e_port, axis=1)
     net_dlib = len(chips) / min(t_dlib)
     net_port = len(chips) / min(t_port)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    t_one, _ = _best(lambda: port.embed_chips(chips), cfg["reps"])
+    torch.set_num_threads(threads)
 
     # 2. sampling
     t, _ = _best(lambda: gan(2, cfg["sample"]), cfg["reps"])
@@ -87,6 +94,7 @@ def main(scale: str = "default") -> dict:
         "net_dlib_faces_per_s": net_dlib,
         "net_torch_faces_per_s": net_port,
         "net_speedup_torch_vs_dlib": net_port / net_dlib,
+        "net_torch_1thread_faces_per_s": len(chips) / t_one,
         "agreement_min_cosine": float(cos.min()),
         "agreement_mean_cosine": float(cos.mean()),
         "dcgan_faces_per_s": sample_rate,
@@ -106,6 +114,7 @@ def _print_table(res: dict):
         ("network: dlib (C++)", f"{res['net_dlib_faces_per_s']:.1f} faces/s"),
         ("network: torch port", f"{res['net_torch_faces_per_s']:.1f} faces/s"),
         ("  speed-up torch / dlib", f"{res['net_speedup_torch_vs_dlib']:.2f}x"),
+        ("network: torch port, 1 thread", f"{res['net_torch_1thread_faces_per_s']:.1f} faces/s"),
         ("  agreement (min / mean cosine)", f"{res['agreement_min_cosine']:.8f} / {res['agreement_mean_cosine']:.8f}"),
         ("DCGAN sampling", f"{res['dcgan_faces_per_s']:.0f} faces/s"),
         ("alignment, HOG + fixed-box fallback", f"{res['align_hog_faces_per_s']:.0f} faces/s (detected {res['hog_detected_fraction']:.2f})"),

@@ -137,8 +137,9 @@ e_port = ref_raw[:n_agree].astype(np.float64)
 agree_cos = (e_dlib * e_port).sum(1) / np.linalg.norm(e_dlib, axis=1) / np.linalg.norm(e_port, axis=1)
 agreement = {"n_faces": n_agree, "min_cosine": float(agree_cos.min()), "mean_cosine": float(agree_cos.mean()),
              "max_abs_diff": float(np.abs(e_dlib - e_port).max()), "dlib_seconds": time.perf_counter() - t0}
-print(f"torch port vs dlib on {n_agree} DCGAN faces: min cosine {agreement['min_cosine']:.9f}, "
-      f"mean {agreement['mean_cosine']:.9f}, max |difference| {agreement['max_abs_diff']:.2e}")
+print(f"torch port vs dlib on {n_agree} DCGAN faces: min cosine 1 - {1 - agreement['min_cosine']:.1e}, "
+      f"mean 1 - {1 - agreement['mean_cosine']:.1e}, max |difference| {agreement['max_abs_diff']:.2e} "
+      f"(requirement: min cosine >= 0.9999: {'met' if agreement['min_cosine'] >= 0.9999 else 'NOT met'})")
 
 # %% [markdown]
 # ## Geometry of the descriptor: centring by a reference mean
@@ -222,10 +223,14 @@ t0 = time.perf_counter()
 raw_desc = faces.DlibFaceDescriptor(backend="torch", detector="hog", normalize=False)
 
 
+store_rates = {}
+
+
 def stored_raw(stream, n):
     with bb.EmbeddingStore(cache / f"stream{stream}", sampler=gan, descriptor=raw_desc, seed=SEED, stream=(stream,),
                            shard_size=min(n, 1000)) as st:
         st.fill(n)
+        store_rates[f"stream{stream}"] = st.throughput  # faces/s of newly embedded shards; None when all were cached
         return st.latents(n), st.embeddings(n)
 
 
@@ -301,11 +306,14 @@ text = [
     f"Fig. 2 (faces): paper MCCS(I_w) = 0.62 vs random anchor 0.34 (ratio {ratio_paper:.2f}); here, with our theta = "
     f"{THETA:.3f} and r = {R:.3f}, MCCS(I_w) = {ours['mccs_worst']:.3f} vs the median anchor {ours['mccs_median_anchor']:.3f} "
     f"(ratio {ratio_ours:.2f}): the worst-case mode {'stands out as in the paper' if ratio_ours > 1.2 else 'does NOT stand out clearly'}.",
-    f"Table 1: the paper's (mu, sigma) lie between {lo:.2f} and {hi:.2f} for mu and 0.05-0.07 for sigma on StyleGAN-class "
-    f"models with InsightFace; this 64x64 DCGAN with dlib gives ({ours['mu']:.3f}, {ours['sigma']:.3f}) with our theta "
-    f"and ({paper_runs['theta=0.3']['mu']:.3f}, {paper_runs['theta=0.3']['sigma']:.3f}) with the paper's theta = 0.3, "
-    f"mu {'inside' if lo <= paper_runs['theta=0.3']['mu'] <= hi else 'outside'} the paper's range.  Different generator and "
-    f"descriptor: the comparison is of kind, not of digits.",
+    f"Table 1: the paper's mu lies between {lo:.2f} and {hi:.2f} and sigma between 0.05 and 0.07 for StyleGAN-class "
+    f"models with InsightFace.  This 64x64 DCGAN with dlib gives ({ours['mu']:.3f}, {ours['sigma']:.3f}) with our theta "
+    f"(mu {'inside' if lo <= ours['mu'] <= hi else 'outside'} that range), ({paper_runs['theta=0.4']['mu']:.3f}, "
+    f"{paper_runs['theta=0.4']['sigma']:.3f}) with the paper's theta = 0.4 and ({paper_runs['theta=0.3']['mu']:.3f}, "
+    f"{paper_runs['theta=0.3']['sigma']:.3f}) with theta = 0.3 (mu "
+    f"{'inside' if lo <= paper_runs['theta=0.3']['mu'] <= hi else 'outside'} the range: with this descriptor few samples "
+    f"lie within 0.3 of a random anchor).  Different generator and descriptor: the comparison is of kind, not of digits; "
+    f"MCCS(I_w) = {ours['mccs_worst']:.3f} here vs 0.56-0.72 in Table 1.",
     f"theta and r: the data-driven values for the centred dlib descriptor ({THETA:.3f}, {R:.3f}) are "
     f"{'close to' if abs(R - PAPER_R) < 0.05 and 0.25 <= THETA <= 0.45 else 'different from'} the paper's (0.3-0.4, 0.25) chosen "
     f"for InsightFace; for the uncentred descriptor the same rule gives ({tr_raw.theta:.3f}, {tr_raw.r:.3f}), because all raw "
@@ -328,6 +336,7 @@ result = {
     "paper": PAPER,
     "agreement_text": text,
     "timings_seconds": timings,
+    "store_faces_per_s": store_rates,
 }
 out = Path(RESULTS_DIR); out.mkdir(parents=True, exist_ok=True)
 (out / "03_face_subject.json").write_text(json.dumps(result, indent=1, default=float))
