@@ -18,6 +18,7 @@ package (:func:`prdc_scores`).
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,9 @@ def frechet_distance_from_moments(mu1, sigma1, mu2, sigma2, *, eps: float = 1e-6
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
         raise ValueError(f"shapes do not match: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(s1 @ s2)
+    with warnings.catch_warnings():  # singular products are handled below, not warned about
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1 @ s2)
     scale = max(float(np.mean(np.abs(np.diag(s1)) + np.abs(np.diag(s2)))), 1e-300)
 
     def _bad(c):
@@ -79,7 +82,9 @@ def frechet_distance_from_moments(mu1, sigma1, mu2, sigma2, *, eps: float = 1e-6
         # singular (e.g. fewer samples than features) or ill-conditioned product: offset the diagonals
         log.warning("frechet distance: ill-conditioned product of covariances; adding %g * I", eps * scale)
         off = eps * scale * np.eye(s1.shape[0])
-        covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
         if _bad(covmean):
             imag = np.abs(np.diag(covmean).imag).max() if np.iscomplexobj(covmean) else float("nan")
             raise ValueError(f"sqrtm(S1 S2) has a significant imaginary component ({imag:.3g}) even with an offset")
