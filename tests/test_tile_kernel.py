@@ -62,14 +62,14 @@ def assert_matches(st, ref, radii, grid, theta, rtol=1e-9):
     np.testing.assert_allclose(st.topk_dist, top_d, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("dim", [17, 32])
-def test_random_data_matches_float64_brute_force(dim):
+@pytest.mark.parametrize("dim, k", [(17, 6), (32, 50)])
+def test_random_data_matches_float64_brute_force(dim, k):
     rng = np.random.default_rng(dim)
     anchors = unit_rows(rng, 40, dim)
     samples = unit_rows(rng, 600, dim)
     samples[:15] = anchors[:15]  # exact duplicates: distance 0, arccos ill-conditioned
     samples[15:25] = samples[25:35]  # duplicate samples: ties broken by lower index
-    radii, grid, theta, k = [0.25, 0.4], PAPER_GRID, 0.3, 6
+    radii, grid, theta = [0.25, 0.4], PAPER_GRID, 0.3
     st = run_numba(anchors, samples.astype(np.float32).astype(np.float64), radii=radii, grid=grid,
                    theta=theta, k=k)
     ref = brute_force(anchors, samples.astype(np.float32), radii, grid, theta, k)

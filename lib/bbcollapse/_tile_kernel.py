@@ -140,6 +140,70 @@ def _merge_row(top_d, top_i, row, cd, ci, n):
             p += 1
 
 
+@njit(cache=True)
+def _sift_down_min(h, start, n):
+    """Restore the min-heap property of h[:n] below position start."""
+    i = start
+    while True:
+        lo = 2 * i + 1
+        if lo >= n:
+            return
+        if lo + 1 < n and h[lo + 1] < h[lo]:
+            lo += 1
+        if h[lo] < h[i]:
+            h[i], h[lo] = h[lo], h[i]
+            i = lo
+        else:
+            return
+
+
+@njit(cache=True)
+def _kth_largest(vals, n, k):
+    """k-th largest of vals[:n] (1 <= k <= n) with a size-k min-heap, O(n log k)."""
+    h = vals[:k].copy()
+    for i in range(k // 2 - 1, -1, -1):
+        _sift_down_min(h, i, k)
+    for q in range(k, n):
+        if vals[q] > h[0]:
+            h[0] = vals[q]
+            _sift_down_min(h, 0, k)
+    return h[0]
+
+
+@njit(cache=True)
+def _before(d1, i1, d2, i2):
+    return d1 < d2 or (d1 == d2 and i1 < i2)
+
+
+@njit(cache=True)
+def _sort_by_dist_index(d, idx, n):
+    """In-place heapsort of (d[:n], idx[:n]) by (distance, index)."""
+    # max-heap under the (d, idx) order
+    for start in range(n // 2 - 1, -1, -1):
+        _sift_down_pair(d, idx, start, n)
+    for end in range(n - 1, 0, -1):
+        d[0], d[end] = d[end], d[0]
+        idx[0], idx[end] = idx[end], idx[0]
+        _sift_down_pair(d, idx, 0, end)
+
+
+@njit(cache=True)
+def _sift_down_pair(d, idx, start, n):
+    i = start
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            return
+        if c + 1 < n and _before(d[c], idx[c], d[c + 1], idx[c + 1]):
+            c += 1
+        if _before(d[i], idx[i], d[c], idx[c]):
+            d[i], d[c] = d[c], d[i]
+            idx[i], idx[c] = idx[c], idx[i]
+            i = c
+        else:
+            return
+
+
 @njit(parallel=True, cache=True)
 def reduce_tile(
     cos,  # (mb, nc) float32 tile
@@ -188,8 +252,7 @@ def reduce_tile(
                 # lower bound on the row's k-th largest, so anything more than 2*band
                 # below it cannot enter the float64 top-k.
                 n_pre = min(nc, 8 * k + 256)
-                pre = crow[:n_pre].copy()
-                thr = np.float64(np.partition(pre, n_pre - k)[n_pre - k]) - two_band
+                thr = np.float64(_kth_largest(crow, n_pre, k)) - two_band
             thr32 = np.float32(thr - 1e-7) if k > 0 else np.float32(np.inf)
             n_slow = 0
             n_cand = 0
@@ -274,7 +337,7 @@ def reduce_tile(
                     vals = np.empty(n_cand, dtype=np.float32)
                     for q in range(n_cand):
                         vals[q] = crow[cand[q]]
-                    kth = np.float64(np.partition(vals, n_cand - k)[n_cand - k])
+                    kth = np.float64(_kth_largest(vals, n_cand, k))
                     thr = max(thr, kth - two_band)
                 cand_d = np.empty(n_cand, dtype=np.float64)
                 cand_i = np.empty(n_cand, dtype=np.int64)
@@ -286,10 +349,8 @@ def reduce_tile(
                         cand_d[n] = math.acos(min(max(dot, -1.0), 1.0)) / math.pi
                         cand_i[n] = gidx0 + col0 + jj
                         n += 1
-                # candidates are in ascending index order: a stable sort by distance
-                # orders them by (distance, index)
-                order = np.argsort(cand_d[:n], kind="mergesort")
-                _merge_row(top_d, top_i, i, cand_d[:n][order], cand_i[:n][order], n)
+                _sort_by_dist_index(cand_d, cand_i, n)
+                _merge_row(top_d, top_i, i, cand_d, cand_i, n)
 
 
 class NumbaReducer:
