@@ -90,7 +90,7 @@ plt.show()
 # ## Alignment: HOG detection, 5 landmarks, a 150x150 chip
 #
 # The 64x64 image is upscaled (bilinear) to 150 px, dlib's HOG detector looks for the face,
-# and where it finds none a fixed box (the median HOG box; the DCGAN's faces are centred)
+# and where it finds none a fixed box (the mean HOG box; the DCGAN's faces are centred)
 # seeds the 5-point landmark predictor; `dlib.get_face_chip` then cuts the aligned chip.
 # We measure how often HOG fires, and how much the fixed box changes the descriptor where
 # it does (the fallback must be harmless).
@@ -108,6 +108,8 @@ det_idx = np.flatnonzero(al.detected)[:m]
 al_fixed = fixed_desc.align(ref_images[det_idx])
 raw_fixed = cached(f"fixed_box_raw_seed{faces.REFERENCE_SEED}_n{len(det_idx)}", lambda: fixed_desc.embed_chips(al_fixed.chips))
 landmark_shift = float(np.abs(al.landmarks[det_idx] - al_fixed.landmarks).max(axis=2).max(axis=1).mean())
+mean_box = (al.boxes[al.detected] / ref_images.shape[1]).mean(axis=0) if al.detected.any() else np.full(4, np.nan)
+print(f"mean HOG box (fractions of the side) {np.round(mean_box, 3).tolist()} vs the fixed box {faces.FIXED_BOX}")
 print(f"HOG finds a face in {detected_fraction:.3f} of {len(ref_images)} DCGAN samples; "
       f"mean max landmark shift HOG box vs fixed box: {landmark_shift:.2f} px (of 64)")
 
@@ -325,7 +327,8 @@ timings["total"] = time.perf_counter() - T_START
 result = {
     "scale": SCALE, "sizes": SIZES, "seed": SEED, "mccs_form": "code",
     "generator": repr(gan), "descriptor": raw_desc.identity, "reference_seed": faces.REFERENCE_SEED,
-    "detection": {"hog_detected_fraction": detected_fraction, "n_faces": len(ref_images), "hog_vs_fixed": hog_fixed},
+    "detection": {"hog_detected_fraction": detected_fraction, "n_faces": len(ref_images), "hog_vs_fixed": hog_fixed,
+                  "mean_hog_box": mean_box.tolist(), "fixed_box": list(faces.FIXED_BOX)},
     "port_agreement": agreement,
     "geometry": geometry,
     "separation": sep,
