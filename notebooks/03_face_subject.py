@@ -156,7 +156,11 @@ print(f"torch port vs dlib on {n_agree} DCGAN faces: min cosine 1 - {1 - agreeme
 
 # %%
 t0 = time.perf_counter()
-centre = faces.reference_mean(ref_raw)
+# the centre that face_subject() uses (computed by the library from the same reference set, cached for the
+# other notebooks); it must equal the mean of the raw descriptors measured above
+centre = faces.face_reference_mean(gan, desc, n=len(ref_images), seed=faces.REFERENCE_SEED, cache_dir=CACHE_DIR)
+centre_check = float(np.abs(centre - faces.reference_mean(ref_raw)).max())
+print(f"reference centre: library vs this notebook's reference set, max |difference| {centre_check:.1e}")
 vn, vv = SIZES["views_n"], SIZES["views_v"]
 base = ref_images[:vn]
 views = faces.face_views(base, seed=SEED, n_views=vv)
@@ -164,7 +168,7 @@ raw_views = cached(f"views_raw_seed{SEED}_n{vn}_v{vv}", lambda: desc.raw(views.r
 timings["views"] = time.perf_counter() - t0
 raw_norm = float(np.linalg.norm(ref_raw, axis=1).mean())
 mean_norm = float(np.linalg.norm(centre))
-geometry = {"mean_raw_norm": raw_norm, "norm_of_mean": mean_norm}
+geometry = {"mean_raw_norm": raw_norm, "norm_of_mean": mean_norm, "centre_check_max_abs_diff": centre_check}
 dist, sep = {}, {}
 for name, c in (("raw", None), ("centred", centre)):
     dist[name] = faces.identity_distances(ref_raw[:vn], raw_views, center=c)

@@ -229,3 +229,13 @@ def test_identity_distances_and_separation_brute_force(rng):
     s = faces.separation([0.1, 0.2, 0.3], [0.25, 0.4])
     assert s["auc"] == pytest.approx(5 / 6)  # pairs (same < diff): 0.1<both, 0.2<both, 0.3<0.4 only
     assert s["dprime"] == pytest.approx((0.325 - 0.2) / np.sqrt((0.01 + 0.01125) / 2))
+
+
+def test_truncated_or_foreign_model_file_is_rejected(tmp_path):
+    data = open(model_path(), "rb").read()
+    bad = tmp_path / "truncated.dat"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not dlib's face-recognition ResNet"):
+        read_dlib_net(str(bad))
+    with pytest.raises(ValueError, match="not dlib's face-recognition ResNet"):
+        read_dlib_net(model_path("shape_predictor_5_face_landmarks.dat"))

@@ -255,7 +255,14 @@ def read_dlib_net(path: str | None = None) -> DlibNet:
     """
     path = path or model_path()
     with open(path, "rb") as fh:
-        rd = _Reader(fh.read())
+        data = fh.read()
+    try:
+        return _parse(_Reader(data), path)
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not dlib's face-recognition ResNet (anet_type) file: {exc}") from None
+
+
+def _parse(rd: "_Reader", path: str) -> DlibNet:
     if rd.int() != 1:
         raise ValueError("unexpected add_loss_layer version")
     loss = rd.string()
