@@ -10,9 +10,16 @@ the top-10) and is compared with
 * a naive numpy reduction (float32 GEMM, arccos of the tile, comparisons, argpartition),
 * the eager torch tile reducer of this package (``backend="torch"``).
 
-Slow peers are timed on a subset of the samples and extrapolated linearly in
-|C| (their cost is linear in the number of pairs); the table says so.  Peak
-memory is the RSS increase during the engine call, for two sizes of |C|.
+Every method is timed on the same subset of the samples, round after round
+(interleaved, best of the rounds: robust to other load on a shared machine),
+and its time extrapolated linearly to all of |C| (the cost is linear in the
+number of pairs); the engine and the GEMM are also timed on all of |C|.  Both
+wall-clock and process CPU time are reported.  Peak memory is the RSS increase
+during one engine call in a fresh process, for |C|/4 and |C|, with the samples
+streamed as shards and passed as one array.
+
+``BENCH_THREADS`` (environment) sets the torch / numba / faiss / sklearn threads
+(default: all cores).
 
 Inputs: anchors and samples from :class:`bbcollapse.subjects.synthetic.PlantedSphere`
 (D = 128, two planted identities of mass 5% and 2%, the rest uniform), float32.
@@ -31,7 +38,7 @@ SCALES = {
     # repetitions of the full-size timings, interleaved rounds on the subset
     "smoke": dict(m=256, n=32768, dim=128, peer_pairs=2_000_000, reps=1, rounds=2),
     "default": dict(m=2000, n=400_000, dim=128, peer_pairs=40_000_000, reps=1, rounds=3),
-    "paper": dict(m=10_000, n=1_000_000, dim=128, peer_pairs=400_000_000, reps=1, rounds=2),
+    "paper": dict(m=10_000, n=1_000_000, dim=128, peer_pairs=100_000_000, reps=1, rounds=2),
 }
 RADIUS = 0.25
 THETA = 0.3
