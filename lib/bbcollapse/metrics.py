@@ -93,14 +93,19 @@ def frechet_distance_from_moments(mu1, sigma1, mu2, sigma2, *, eps: float = 1e-6
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
 
 
-def frechet_distance(*, reference, samples, eps: float = 1e-6) -> float:
+def frechet_distance(*, reference, samples, eps: float = 1e-6, method: str = "auto") -> float:
     """Fréchet distance between Gaussians fitted to two feature sets.
 
     Parameters
     ----------
     reference : (n, d) features of the reference set (e.g. the uncalibrated model)
     samples : (m, d) features of the set being compared
-    eps : diagonal offset used only when the covariance product is singular
+    eps : diagonal offset used only when the covariance product is ill-conditioned ("sqrtm")
+    method : "sqrtm" (``scipy.linalg.sqrtm`` of ``S1 S2``), "svd" (exact low-rank route:
+        ``Tr (S1 S2)^{1/2} = ||X1 X2^T||_* / sqrt((n-1)(m-1))`` with X the centred features,
+        since the nonzero eigenvalues of ``S1 S2`` are the squared singular values of
+        ``X1 X2^T`` over ``(n-1)(m-1)``), or "auto": "svd" when ``min(n, m) <= d`` (a singular
+        product, where sqrtm is slow and inaccurate), else "sqrtm"
 
     Returns
     -------
@@ -110,9 +115,20 @@ def frechet_distance(*, reference, samples, eps: float = 1e-6) -> float:
     r, s = _features(reference, "reference"), _features(samples, "samples")
     if r.shape[1] != s.shape[1]:
         raise ValueError(f"reference has {r.shape[1]} features but samples have {s.shape[1]}")
-    m1, c1 = gaussian_moments(r)
-    m2, c2 = gaussian_moments(s)
-    return frechet_distance_from_moments(m1, c1, m2, c2, eps=eps)
+    if method not in ("auto", "sqrtm", "svd"):
+        raise ValueError(f"method must be 'auto', 'sqrtm' or 'svd'; got {method!r}")
+    if method == "auto":
+        method = "svd" if min(len(r), len(s)) <= r.shape[1] else "sqrtm"
+    if method == "sqrtm":
+        m1, c1 = gaussian_moments(r)
+        m2, c2 = gaussian_moments(s)
+        return frechet_distance_from_moments(m1, c1, m2, c2, eps=eps)
+    x1, x2 = r - r.mean(axis=0), s - s.mean(axis=0)
+    n1, n2 = len(r) - 1, len(s) - 1
+    diff = r.mean(axis=0) - s.mean(axis=0)
+    tr1, tr2 = (x1**2).sum() / n1, (x2**2).sum() / n2
+    nuclear = np.linalg.svd(x1 @ x2.T, compute_uv=False).sum()
+    return float(diff @ diff + tr1 + tr2 - 2.0 * nuclear / np.sqrt(n1 * n2))
 
 
 class EfficientNetLite0Features:
