@@ -244,6 +244,7 @@ zA, rawA = stored_raw(0, SIZES["A"])
 zC, rawC = stored_raw(1, SIZES["C"])
 timings["embed_A_C"] = time.perf_counter() - t0
 A, C = faces._unit(rawA, centre).astype(np.float32), faces._unit(rawC, centre).astype(np.float32)
+np.save(cache / "C_unit.npy", C)  # chapter 5 reuses these embedded faces
 print(f"|A| = {len(A)}, |C| = {len(C)} embedded (or read from the cache) in {timings['embed_A_C']:.0f} s")
 
 
