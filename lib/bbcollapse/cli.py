@@ -35,7 +35,7 @@ SUBJECTS = {
 #: Built-in descriptors: name -> "module:factory" (factory(**options) returns a descriptor).
 DESCRIPTORS = {
     "identity": "bbcollapse.cli:_identity",
-    "faces": "bbcollapse.subjects.faces:DlibFaceDescriptor",
+    "faces": "bbcollapse.subjects.faces:face_descriptor",  # centred by the reference mean
 }
 
 

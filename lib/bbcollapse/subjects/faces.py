@@ -40,6 +40,7 @@ __all__ = [
     "DlibFaceDescriptor",
     "Alignment",
     "face_subject",
+    "face_descriptor",
     "face_views",
     "choose_theta_r",
     "ThetaR",
@@ -508,6 +509,16 @@ def face_subject(device=None, backend: str = "torch", *, center="reference", cac
             raise ValueError(f"center must be 'reference', None or a (128,) vector; got {center!r}")
         center = face_reference_mean(sampler, descriptor, cache_dir=cache_dir)
     return sampler, descriptor.with_center(center)
+
+
+def face_descriptor(device=None, backend: str = "torch", *, cache_dir="data/cache", **descriptor_kwargs):
+    """The centred dlib face descriptor alone (the CLI's ``--descriptor faces``).
+
+    The reference centre is cached in ``cache_dir`` (shared with the book's notebooks).
+    """
+    sampler = FaceDCGAN(device=device)
+    descriptor = DlibFaceDescriptor(backend=backend, device=device, **descriptor_kwargs)
+    return descriptor.with_center(face_reference_mean(sampler, descriptor, cache_dir=cache_dir))
 
 
 # ----------------------------------------------------------------------------------------
