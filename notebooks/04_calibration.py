@@ -445,9 +445,13 @@ if FACES:
             kP_eff = cached(f"faces_effnet_P_{SEED}_{n_pool}", lambda: (eff(xP),))[0]
             f_C = kP_eff[kP]
         row["quality_frechet_effnet"] = frechet_distance(reference=fR, samples=f_C)
-        row["sampling_seconds"] = secs
-        if name != "gmm":
-            row["acceptance_rate"] = acc
+        row["sampling_seconds"] = secs  # thinning: only the acceptance decisions on the embedded pools
+        row["acceptance_rate"] = acc
+        # cost per accepted face in a live run: the output test generates and embeds every proposal,
+        # the latent tests and the Voronoi cells generate only the accepted latents
+        per = 1.0 / acc if name == "rejection-output" else 1.0
+        row["generator_calls_per_sample"] = per
+        row["descriptor_calls_per_sample"] = per if name == "rejection-output" else 0.0
         frows.append(row)
         fafters[name] = after
     table(frows, q_floor_f)

@@ -80,6 +80,7 @@ __all__ = [
     "importance_weights",
     "in_latent_ball",
     "in_latent_hull",
+    "hull_residual",
     "white_box_latents",
     "WhiteBoxLatents",
     "white_box_rejection_calibrator",
