@@ -2,7 +2,7 @@
 from bbcollapse.ledger import GRADES, grade_claims
 
 
-def testing_result(rate, lo):
+def band_result(rate, lo):
     cell = lambda r, l: {"rate": r, "ci95": [l, min(1.0, r + 0.05)], "n": 200}
     fa = {k: cell(rate if k == "pointwise" else 0.05, lo if k == "pointwise" else 0.03)
           for k in ("pointwise", "erl", "mad", "selection_erl", "selection_mad")}
@@ -11,8 +11,8 @@ def testing_result(rate, lo):
 
 
 def test_band_level_grade_flips_with_the_measured_rate():
-    bad = {r["claim"]: r["grade"] for r in grade_claims(testing_result(0.5, 0.44))}
-    good = {r["claim"]: r["grade"] for r in grade_claims(testing_result(0.06, 0.03))}
+    bad = {r["claim"]: r["grade"] for r in grade_claims(band_result(0.5, 0.44))}
+    good = {r["claim"]: r["grade"] for r in grade_claims(band_result(0.06, 0.03))}
     key = "The pointwise band over 41 radii is a test at level α = 0.05"
     assert bad[key] == "not reproduced" and good[key] == "reproduced"
 
