@@ -238,7 +238,7 @@ def boxplot(before, afters, rows, title, fname=None):
     ax.set_xticks(pos, labels, fontsize=7)
     ax.set_ylabel("MCCS (code form)")
     ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
 
