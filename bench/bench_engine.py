@@ -137,8 +137,8 @@ def run_engine(anchors, samples, backend="auto", device="cpu"):
                           backend=backend, device=device, progress=False)
 
 
-def run_gemm(anchors, samples, device="cpu", rows=512, cols=4096):
-    """The bare float32 GEMM of the same shape, tile by tile into one reused buffer."""
+def run_gemm(anchors, samples, device="cpu", rows=2048, cols=4096):
+    """The bare float32 GEMM, tile by tile (the engine's CPU tile shape) into one reused buffer."""
     import torch
 
     a = torch.from_numpy(anchors).to(device)
