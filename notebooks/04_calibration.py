@@ -311,7 +311,9 @@ print(f"Fréchet noise floor (fresh sample of the same model): {floor_hd:.4f}")
 # generates and embeds new faces.
 #
 # Quality: Fréchet distance on the descriptor's features and on EfficientNet-lite0 ImageNet
-# features (not FID: not Inception features, not comparable with published FIDs), and PRDC, each
+# features (1280-D pooled head, images fed at their native 64 px rather than the network's 224 px
+# to keep the CPU cost down; not FID: not Inception features, not comparable with published
+# FIDs), and PRDC, each
 # against the held-out reference pool.  With pools of this size these are noisy: compare them with
 # the noise floor of pool Q (a second sample of the same model).
 #
@@ -458,6 +460,7 @@ if FACES:
     print(f"Fréchet distance (EfficientNet-lite0 features): noise floor {q_floor_f['frechet_effnet']:.3f}; "
           + ", ".join(f"{r['variant']} {r['quality_frechet_effnet']:.3f}" for r in frows if "quality_frechet_effnet" in r))
     results["faces"] = dict(n_pool=n_pool, n_anchors=fA, K=CFG["fK"], theta=FTHETA, r=FR, r0=FR0,
+                            effnet_image_size=eff.image_size, quality_metric_name=bb.FRECHET_EFFNET_NAME,
                             max_count_at_r=int(counts_r.max()), worst_count_at_r0=n_worst, theta_r_source=tr_source,
                             quality_noise_floor=q_floor_f, p=float(fcals["rejection-output"].p[0]),
                             white_box_seconds=wb_seconds, white_box_distance_median=float(np.median(wb_dist)),
