@@ -166,7 +166,9 @@ class CalibrationReport:
     ----------
     method : name of the calibrator (white-box ones say so)
     proposed, accepted : latents proposed / accepted by the sampler
-    generator_calls, descriptor_calls : outputs generated / embedded while sampling
+    generator_calls, descriptor_calls : outputs generated / embedded while sampling (every one
+        actually computed, including the unused surplus of a sampler's last proposal round, so
+        per-sample costs can exceed 1 / acceptance_rate slightly)
     seconds : wall time spent sampling
     fit_seconds : wall time spent fitting (K-means, counts, ...)
     fit_generator_calls : outputs generated (and embedded) to fit
