@@ -430,19 +430,4 @@ class NumbaReducer:
             torch.set_float32_matmul_precision(prev)
 
     def result(self, n_samples: int) -> NeighborStats:
-        plan = self.plan
-        counts, curve = plan.finish(self.hist)
-        ssum = self.ssum.copy()
-        if plan.theta is not None:
-            ssum = ssum / math.expm1(plan.theta)
-        return NeighborStats(
-            radii=plan.radii,
-            grid=plan.grid,
-            theta=plan.theta,
-            counts=counts,
-            curve=curve,
-            ssum=ssum,
-            topk_dist=self.top_d.copy(),
-            topk_index=self.top_i.copy(),
-            n_samples=int(n_samples),
-        )
+        return self.plan.to_stats(self.hist, self.ssum, self.top_d, self.top_i, n_samples)

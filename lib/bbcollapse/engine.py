@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -207,9 +206,15 @@ class _Plan:
 def _iter_chunks(samples, chunk, dim):
     """Yield validated (float32/64) sample chunks from an array or an iterable of shards."""
     if isinstance(samples, np.ndarray) or hasattr(samples, "__array__") and not hasattr(samples, "__next__"):
-        arr = validate_unit(samples, "samples", dim)
+        arr = np.asarray(samples)
+        if arr.ndim != 2:
+            raise ValueError(f"samples must be a 2-D array of shape (n, D); got shape {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError(f"samples is empty: expected at least one vector, got shape {arr.shape}")
+        # validate chunk by chunk: checking norms needs a float64 copy, which must not scale with |C|
         for start in range(0, arr.shape[0], chunk):
-            yield arr[start : start + chunk]
+            name = "samples" if start == 0 and arr.shape[0] <= chunk else f"samples[{start}:{start + chunk}]"
+            yield validate_unit(arr[start : start + chunk], name, dim)
         return
     n_seen = 0
     for j, shard in enumerate(samples):

@@ -149,19 +149,4 @@ class TorchReducer:
             self.top_d[b0:b1], self.top_i[b0:b1] = td, ti
 
     def result(self, n_samples: int) -> NeighborStats:
-        plan = self.plan
-        counts, curve = plan.finish(self.hist.cpu().numpy())
-        ssum = self.ssum.cpu().numpy()
-        if plan.theta is not None:
-            ssum = ssum / math.expm1(plan.theta)
-        return NeighborStats(
-            radii=plan.radii,
-            grid=plan.grid,
-            theta=plan.theta,
-            counts=counts,
-            curve=curve,
-            ssum=ssum,
-            topk_dist=self.top_d,
-            topk_index=self.top_i,
-            n_samples=int(n_samples),
-        )
+        return self.plan.to_stats(self.hist.cpu().numpy(), self.ssum.cpu().numpy(), self.top_d, self.top_i, n_samples)
