@@ -402,7 +402,14 @@ if FACES:
 # %%
 if FACES:
     t0 = time.perf_counter()
-    fcals = make_calibrators(G_face, F_face, fit_z=zF, fit_e=eF, mode=I_w_f, r0=FR0, K=CFG["fK"], seed=SEED)
+    try:
+        fcals = make_calibrators(G_face, F_face, fit_z=zF, fit_e=eF, mode=I_w_f, r0=FR0, K=CFG["fK"], seed=SEED)
+    except ValueError as exc:  # e.g. at smoke scale I_w may be no denser than a random reference (p > 1)
+        print(f"face calibrators cannot be fitted at this scale: {exc}")
+        results["faces"] = dict(n_pool=n_pool, n_anchors=fA, theta=FTHETA, r=FR, r0=FR0, worst_count=n_worst,
+                                variants=[], skipped=str(exc))
+        FACES = False
+if FACES:
     t_fit = time.perf_counter() - t0
     # WHITE-BOX: latents of I_w's image by gradient descent through the DCGAN (pixel L2 + alpha ||z||^2)
     t0 = time.perf_counter()
