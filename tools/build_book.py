@@ -8,7 +8,8 @@
   papermill (cwd = repository root) into ``<out>/book/NN_name.ipynb`` with the
   parameters ``SCALE``, ``RESULTS_DIR`` and ``CACHE_DIR`` (plus any ``-p``).
 * Caching: a notebook is re-executed only when its source, its parameters or the
-  library's source changed (a hash stored in the executed notebook's metadata).
+  library's source changed (a hash stored in the executed notebook's metadata); the
+  claims ledger (``99_*``), which reads every chapter's results, always re-runs.
 * papermill's injected-parameters cell is tagged ``remove-cell`` so the HTML hides it.
 * With ``--out`` other than the repository root (used by the tests), the book's
   config and pages are copied there and results go to ``<out>/data/results``, so a
@@ -130,7 +131,9 @@ def main(argv=None):
     for src in notebooks(args.only):
         t0 = time.time()
         try:
-            status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, args.force)
+            # the ledger (99_*) reads every chapter's results: cheap, and never cached
+            force = args.force or src.stem.startswith("99_")
+            status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, force)
         except Exception as exc:  # keep going; report at the end
             detail = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
             status = f"FAILED ({detail}); partial output in book/{src.stem}.tmp.ipynb"
