@@ -63,6 +63,7 @@ def machine_description(threads):
     desc = dict(
         hostname=platform.node(),
         cpu_model=cpu,
+        fp32_fma_peak_gflops=fma_peak_gflops(threads),
         cpu_count=os.cpu_count(),
         torch_threads=torch.get_num_threads(),
         threads=threads,
@@ -77,6 +78,24 @@ def machine_description(threads):
         except Exception:  # pragma: no cover - optional peers
             desc[mod] = None
     return desc
+
+
+def fma_peak_gflops(threads):
+    """Estimated float32 FMA peak of ``threads`` cores: flop/cycle from the ISA x the reported clock.
+
+    2 FMA pipes x 8 (AVX2) or 16 (AVX-512) float32 lanes x 2 flop; the clock is the one
+    /proc/cpuinfo reports (a VM usually shows the base clock).  None when unknown.
+    """
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    mhz = [float(x) for x in __import__("re").findall(r"cpu MHz\s*:\s*([0-9.]+)", text)]
+    flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    if not mhz or " fma" not in flags:
+        return None
+    lanes = 16 if " avx512f" in flags else 8 if " avx2" in flags else 4
+    return round(threads * 2 * lanes * 2 * max(mhz) / 1e3, 1)
 
 
 class PeakRSS:
@@ -416,8 +435,10 @@ def format_table(res):
                  "load on a shared machine); engine faster: method time / engine time (wall).  GFLOP/s: "
                  "2 D |A| |C| / time.")
     f = res["full"]
+    fma = res.get("fma_peak_gflops")
+    peak = f" = {100 * f['gemm']['gflops'] / fma:.0f}% of the estimated FMA peak {fma:.0f}" if fma else ""
     lines.append(f"Full size (|C| = {sh['n']}): engine {f['engine']['wall_s']:.2f} s ({f['engine']['ns_per_pair']:.3f} "
-                 f"ns/pair), bare GEMM {f['gemm']['wall_s']:.2f} s ({f['gemm']['gflops']:.1f} GFLOP/s); engine / GEMM "
+                 f"ns/pair), bare GEMM {f['gemm']['wall_s']:.2f} s ({f['gemm']['gflops']:.1f} GFLOP/s{peak}); engine / GEMM "
                  f"= {f['engine_x_gemm_wall']:.2f} (wall), {f['engine_x_gemm_cpu']:.2f} (CPU time)")
     mem = "; ".join(f"{x['samples_as']} |C|={x['n_samples']}: +{x['rss_delta_mb']} MiB" for x in res["memory"])
     lines.append(f"peak RSS increase during one engine call (fresh process, inputs already in memory): {mem}")
@@ -481,6 +502,7 @@ def main(scale: str = "default", log=print) -> dict:
     cfg = SCALES[scale]
     out = dict(scale=scale, machine=machine_description(threads), config=cfg)
     out["cpu"] = cpu_benchmark(cfg, threads, log=log)
+    out["cpu"]["fma_peak_gflops"] = out["machine"]["fp32_fma_peak_gflops"]
     log("")
     log(format_table(out["cpu"]))
     if scale == "paper" and torch.cuda.is_available():
