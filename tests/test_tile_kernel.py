@@ -184,3 +184,50 @@ def test_numba_equals_torch_reducer():
     ref = brute_force(anchors, samples, [0.1, 0.25], PAPER_GRID, 0.3, 7)
     assert_matches(nb, ref, [0.1, 0.25], PAPER_GRID, 0.3)
     assert (ref[2][:3] > 100).all()  # the kernel region is populated (anchors 0-2 are the centres)
+
+
+def cone_rows(rng, n, dim, spread):
+    """Unit vectors clustered around e_0: most pairs inside the similarity kernel (like face embeddings)."""
+    mu = np.zeros(dim)
+    mu[0] = 1.0
+    x = mu + spread * rng.standard_normal((n, dim)) / math.sqrt(dim)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("theta, spread", [(0.3, 0.5), (0.12, 0.2), (0.8, 0.5)])
+def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spread):
+    """When most pairs lie inside the kernel the reducer switches to one float64 GEMM per tile
+    and a tabulated kernel; counts, curve and top-k stay exact and the s-sum matches float64."""
+    from bbcollapse._tile_kernel import NumbaReducer
+
+    rng = np.random.default_rng(11)
+    dim = 24
+    anchors = cone_rows(rng, 30, dim, spread)
+    samples = cone_rows(rng, 900, dim, spread).astype(np.float32).astype(np.float64)
+    # near-duplicates of anchors (d ~ 1e-4: the steep end of the kernel) and tied samples
+    samples[:10] = anchors[:10] + 1e-4 * rng.standard_normal((10, dim))
+    samples[:10] /= np.linalg.norm(samples[:10], axis=1, keepdims=True)
+    samples[40:50] = samples[60:70]
+    radii, grid, k = [0.1, 0.2], PAPER_GRID, 7
+    plan = _Plan(radii=np.asarray(radii), grid=np.asarray(grid), theta=theta, k=k, dim=dim)
+    red = NumbaReducer(plan, anchors, tile_rows=8, tile_cols=64)
+    for s0 in range(0, samples.shape[0], 128):
+        red.add(samples[s0 : s0 + 128], s0)
+    st = red.result(samples.shape[0])
+    assert red.tiles_dense > red.tiles // 2, (red.tiles_dense, red.tiles)
+    ref = brute_force(anchors, samples, radii, grid, theta, k)
+    assert_matches(st, ref, radii, grid, theta)  # rtol 1e-9: duplicates (cos = 1 +- 1e-16) put ~1e-8 in d
+
+
+def test_similarity_table_matches_direct_evaluation():
+    """The cubic-Hermite table of expm1(theta - d) in t = sqrt(1 - cos) against math.acos/expm1."""
+    from bbcollapse._tile_kernel import _s_unnorm, build_s_table
+
+    for theta in (0.05, 0.3, 0.6, 0.7):
+        s_tab, t_max, inv_h = build_s_table(theta)
+        c = np.concatenate([np.cos(np.pi * np.linspace(0, theta * 1.2, 20001)), [1.0, 1 - 1e-15, -1.0]])
+        got = np.array([_s_unnorm(x, theta, s_tab, t_max, inv_h, True) for x in c])
+        d = np.arccos(np.clip(c, -1, 1)) / np.pi
+        want = np.expm1(np.maximum(0.0, theta - d))
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-14)
+    assert build_s_table(0.71) is None  # t_max near sqrt(2): evaluated directly instead
