@@ -500,9 +500,14 @@ def targets_summary(res):
             vs_faiss, faiss_gemm = fr["engine_speedup_wall"], fr["x_gemm_wall"]
         src = "subset, extrapolated"
     mem = [x["rss_delta_mb"] for x in res["memory"]]
+    # "Independent of |C|": from |C|/4 to |C| the peak grows by less than 10% of the extra
+    # samples' own bytes (a pass that kept them, or anything per sample, would grow by >= 100%);
+    # allocator noise between fresh processes is a few tens of MiB either way.
+    extra_mb = 0.75 * res["shape"]["n"] * res["shape"]["dim"] * 4 / 2**20
     flat = bool(mem) and max(mem) < 2048 and all(
-        abs(x["rss_delta_mb"] - y["rss_delta_mb"]) <= 0.25 * max(y["rss_delta_mb"], 1.0)
-        for x in res["memory"] for y in res["memory"] if x["samples_as"] == y["samples_as"])
+        y["rss_delta_mb"] - x["rss_delta_mb"] <= 0.1 * extra_mb
+        for x in res["memory"] for y in res["memory"]
+        if x["samples_as"] == y["samples_as"] and y["n_samples"] > x["n_samples"])
 
     def mark(ok):
         return "met" if ok else "NOT met"
@@ -518,7 +523,8 @@ def targets_summary(res):
         f"{mark(vs_faiss >= 3.0)}",
         f"      ceiling for any exact method that computes the GEMM: faiss / GEMM = {faiss_gemm:.2f}x "
         "(every grid point up to d = 0.5 needs every pair's dot product)",
-        f"  peak memory independent of |C|, < 2 GB:  {', '.join(f'{v:.0f}' for v in mem)} MiB  -> {mark(flat)}",
+        f"  peak memory independent of |C|, < 2 GB:  {', '.join(f'{v:.0f}' for v in mem)} MiB for |C|/4, |C| "
+        f"(shards, array); growth allowed {0.1 * extra_mb:.0f} MiB = 10% of the extra samples  -> {mark(flat)}",
     ])
 
 

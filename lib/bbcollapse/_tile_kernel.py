@@ -11,7 +11,13 @@ a single parallel numba pass over its rows then does every reduction at once:
   bound ``band`` of a threshold are recomputed as a float64 dot product, so the
   counts equal a float64 brute force exactly (a tie ``cos == cos(pi r)`` counts
   as a neighbour).
-* **similarity sum**: only for ``cos > cos(pi theta) - band`` (arccos only there).
+* **similarity sum**: only for ``cos > cos(pi theta) - band``, from the float64 cosine
+  (arccos is ill-conditioned near cos = 1).  Where few pairs are inside the kernel, each
+  takes a float64 dot product; where most are (clustered samples, such as the face
+  embeddings of one generator), the tile gets one float64 GEMM instead and the kernel
+  ``expm1(theta - d)`` is read from a cubic-Hermite table in ``t = sqrt(1 - cos)``
+  (within 1e-14 of direct evaluation): 70 -> 10 ns/pair on 2 cores when every pair is
+  inside theta.  The switch is per block of anchors, decided on the previous tile.
 * **top-k**: a per-row candidate buffer guarded by a running threshold, so most
   pairs are rejected by one compare; the surviving candidates (all within
   ``2 band`` of the k-th largest float32 cosine) are recomputed in float64 and
