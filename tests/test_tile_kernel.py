@@ -220,7 +220,7 @@ def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spre
 
 
 def test_similarity_table_matches_direct_evaluation():
-    """The cubic-Hermite table of expm1(theta - d) in t = sqrt(1 - cos) against math.acos/expm1."""
+    """The piecewise-cubic (Hermite) table of expm1(theta - d) in t = sqrt(1 - cos) against math.acos/expm1."""
     from bbcollapse._tile_kernel import _s_unnorm, build_s_table
 
     for theta in (0.05, 0.3, 0.6, 0.7):
