@@ -224,9 +224,9 @@ def test_similarity_table_matches_direct_evaluation():
     from bbcollapse._tile_kernel import _s_unnorm, build_s_table
 
     for theta in (0.05, 0.3, 0.6, 0.7):
-        s_tab, t_max, inv_h = build_s_table(theta)
+        s_tab, inv_h = build_s_table(theta)
         c = np.concatenate([np.cos(np.pi * np.linspace(0, theta * 1.2, 20001)), [1.0, 1 - 1e-15, -1.0]])
-        got = np.array([_s_unnorm(x, theta, s_tab, t_max, inv_h, True) for x in c])
+        got = np.array([_s_unnorm(x, theta, s_tab, inv_h, True) for x in c])
         d = np.arccos(np.clip(c, -1, 1)) / np.pi
         want = np.expm1(np.maximum(0.0, theta - d))
         np.testing.assert_allclose(got, want, rtol=0, atol=2e-14)

@@ -120,9 +120,10 @@ def build_s_table(theta: float, n_nodes: int = S_TABLE_NODES):
     interval's cubic is stored in monomial form in its local coordinate ``u`` in [0, 1),
     one row per power, so evaluation is three multiply-adds after one gather per power
     (column ``n_nodes`` is a zero sentinel: clamping ``x = t / h`` to ``n_nodes`` gives 0
-    beyond the kernel, where the interpolant is also 0 since ``f(t_max) = 0``).
+    beyond the kernel, where the interpolant is also 0 since ``f = 0`` at its edge
+    ``t_max = sqrt(1 - cos(pi theta))``).
 
-    Returns ``(coef (4, n_nodes + 1), t_max, 1 / h)``, or None when theta > 0.7: ``t_max``
+    Returns ``(coef (4, n_nodes + 1), 1 / h)``, or None when theta > 0.7: ``t_max``
     then nears sqrt 2, where ``d'(t)`` diverges, and the kernel evaluates arccos and expm1
     directly.
     """
@@ -141,11 +142,11 @@ def build_s_table(theta: float, n_nodes: int = S_TABLE_NODES):
     coef[1, :-1] = d0
     coef[2, :-1] = 3.0 * (f1 - f0) - 2.0 * d0 - d1
     coef[3, :-1] = 2.0 * (f0 - f1) + d0 + d1
-    return coef, t_max, n_nodes / t_max
+    return coef, n_nodes / t_max
 
 
 @njit(cache=True)
-def _s_unnorm(cc, theta, s_tab, t_max, inv_h, use_tab):
+def _s_unnorm(cc, theta, s_tab, inv_h, use_tab):
     """expm1(max(0, theta - arccos(cc) / pi)) for an exact float64 cosine cc."""
     if use_tab:
         x = min(math.sqrt(max(0.0, 1.0 - cc)) * inv_h, np.float64(s_tab.shape[1] - 1))
@@ -289,7 +290,6 @@ def reduce_tile(
     ex,  # (mb, nc) float64 exact tile when use_ex, else any 2-D float64 array
     use_ex,
     s_tab,  # (4, n_nodes + 1) float64 piecewise-cubic table of the kernel (see build_s_table)
-    t_max,
     inv_h,
     use_tab,
     n_exact,  # (64,) int64: float64 cosines taken per row block (output)
@@ -323,6 +323,7 @@ def reduce_tile(
         idx = np.empty(nc, dtype=np.int32)  # bucket of each cosine of the row
         tbuf = np.empty(nc if sep_ssum else 1, dtype=np.float64)  # table coordinate, then kernel value
         kbuf = np.empty(nc if sep_ssum else 1, dtype=np.uint32)  # table interval of each pair
+        lanes = np.empty(8, dtype=np.float64)  # partial sums of the kernel over a row
         slow = np.empty(nc, dtype=np.int64)  # columns in special buckets
         cand = np.empty(nc, dtype=np.int64)  # top-k candidates
         blk_above = np.empty(n_jb, dtype=np.int64)  # candidates per 64 columns
@@ -410,7 +411,7 @@ def reduce_tile(
                     if not have:
                         ce = _dot64(a64, i, cx, col0 + j)
                         have = True
-                    acc += _s_unnorm(ce, theta, s_tab, t_max, inv_h, use_tab)
+                    acc += _s_unnorm(ce, theta, s_tab, inv_h, use_tab)
                 if have:
                     n_ex += 1
             if sep_ssum:
@@ -428,7 +429,7 @@ def reduce_tile(
                         kq = kbuf[j]
                         u = tbuf[j]
                         tbuf[j] = c0[kq] + u * (c1[kq] + u * (c2[kq] + u * c3[kq]))
-                    lanes = np.zeros(8, dtype=np.float64)
+                    lanes[:] = 0.0
                     j = 0
                     while j + 8 <= nc:
                         for q in range(8):
@@ -447,7 +448,7 @@ def reduce_tile(
                     for j in range(nc):
                         ce = erow[j]
                         if ce > cos_theta:
-                            acc += _s_unnorm(ce, theta, s_tab, t_max, inv_h, use_tab)
+                            acc += _s_unnorm(ce, theta, s_tab, inv_h, use_tab)
                             n_ex += 1
             if do_ssum:
                 ssum[i] += acc
@@ -523,9 +524,9 @@ class NumbaReducer:
         self._dense = {}  # anchor block start -> the previous tile of that block was dense
         tab = build_s_table(plan.theta) if plan.theta is not None else None
         if tab is None:
-            self.s_tab, self.t_max, self.inv_h, self.use_tab = np.zeros((4, 2)), 0.0, 1.0, False
+            self.s_tab, self.inv_h, self.use_tab = np.zeros((4, 2)), 1.0, False
         else:
-            self.s_tab, self.t_max, self.inv_h = tab
+            self.s_tab, self.inv_h = tab
             self.use_tab = True
         self._no_ex = np.zeros((1, 1))
         self._n_exact = np.zeros(64, dtype=np.int64)
@@ -588,7 +589,7 @@ class NumbaReducer:
                         out.numpy(), self.a64, cx, b0, s0, int(offset), self.lut, self.lut_nt, self.t_asc,
                         float(plan.band), float(self.cos_theta), float(plan.theta or 0.0),
                         plan.theta is not None, self.hist, self.ssum, self.top_d, self.top_i, thr,
-                        ex, use_ex, self.s_tab, float(self.t_max), float(self.inv_h), self.use_tab, self._n_exact,
+                        ex, use_ex, self.s_tab, float(self.inv_h), self.use_tab, self._n_exact,
                     )
                     self._dense[b0] = int(self._n_exact.sum()) > DENSE_FRACTION * (b1 - b0) * (s1 - s0)
         finally:
