@@ -31,7 +31,7 @@ from collections import Counter
 
 from IPython.display import HTML, display
 
-from bbcollapse.ledger import grade_claims, ledger_html
+from book.ledger import grade_claims, ledger_html
 
 results = {p.stem: json.loads(p.read_text()) for p in sorted(Path(RESULTS_DIR).glob("*.json"))}
 rows = grade_claims(results)

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from bbcollapse.adapters import (
+from bbcollapse.blackbox.adapters import (
     CommandDescriptor,
     CommandGenerator,
     HttpDescriptor,

@@ -8,7 +8,7 @@ import pytest
 
 from bbcollapse.blackbox import identity_descriptor, shard_seed
 from bbcollapse.diagnosis import Report, diagnose
-from bbcollapse.engine import PAPER_GRID
+from bbcollapse.neighbors import PAPER_GRID
 from bbcollapse.store import shard_sizes
 from bbcollapse.subjects.synthetic import PlantedSphere
 
@@ -124,7 +124,7 @@ def test_report_saves_json_and_figures(run, tmp_path):
 
 def test_bootstrap_intervals_when_available(run):
     report = run[0]
-    hyp = pytest.importorskip("bbcollapse.hypothesis")
+    hyp = pytest.importorskip("bbcollapse.stats")
     if not hasattr(hyp, "bootstrap_population"):
         pytest.skip("bootstrap_population not written yet")
     ci = report.bootstrap["mu"]

@@ -8,7 +8,7 @@ distributed = pytest.importorskip("dask.distributed")
 
 from bbcollapse.blackbox import identity_descriptor  # noqa: E402
 from bbcollapse.diagnosis import diagnose  # noqa: E402
-from bbcollapse.distributed import diagnose_distributed  # noqa: E402
+from bbcollapse.diagnosis.distributed import diagnose_distributed  # noqa: E402
 from bbcollapse.subjects.synthetic import PlantedSphere  # noqa: E402
 
 PS = PlantedSphere(dim=16, masses=(0.06, 0.03), spread=0.12, centres_seed=1)

@@ -207,7 +207,7 @@ def test_similarity_contributions_match_engine():
 
 def test_multinomial_bootstrap_matches_closed_form_moments():
     # The bootstrap distribution of a mean has E* = mean and Var* = mean((v - vbar)^2) / n exactly.
-    from bbcollapse.hypothesis import _bootstrap_means
+    from bbcollapse.stats.hypothesis import _bootstrap_means
 
     rng = np.random.default_rng(3)
     v = np.where(rng.random(500) < 0.1, rng.random(500), 0.0)

@@ -1,5 +1,5 @@
 """The ledger's grades follow its stated rules (they can flip either way)."""
-from bbcollapse.ledger import GRADES, grade_claims
+from book.ledger import GRADES, grade_claims
 
 
 def band_result(rate, lo):

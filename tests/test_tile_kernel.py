@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from bbcollapse import PAPER_GRID, neighbor_stats
-from bbcollapse.engine import _Plan
+from bbcollapse.neighbors import Plan
 
 numba = pytest.importorskip("numba")
-from bbcollapse._tile_kernel import LUT_BUCKETS, NumbaReducer, build_bin_lut  # noqa: E402
-from bbcollapse.reducers import TorchReducer  # noqa: E402
+from bbcollapse.neighbors.numba_reducer import NumbaReducer
+from bbcollapse.neighbors.tables import LUT_BUCKETS, build_bin_lut  # noqa: E402
+from bbcollapse.neighbors.torch_reducer import TorchReducer  # noqa: E402
 
 
 def brute_force(anchors, samples, radii, grid, theta, k):
@@ -40,7 +41,7 @@ def unit_rows(rng, n, dim):
 def run_numba(anchors, samples, *, radii, grid, theta, k, chunk=97, tile_rows=7, tile_cols=33, offset=0):
     """NumbaReducer with small tiles so that every tile-boundary path is exercised."""
     anchors = np.asarray(anchors)
-    plan = _Plan(radii=np.asarray(radii, float), grid=np.asarray(grid, float), theta=theta, k=k,
+    plan = Plan(radii=np.asarray(radii, float), grid=np.asarray(grid, float), theta=theta, k=k,
                  dim=anchors.shape[1])
     red = NumbaReducer(plan, anchors, tile_rows=tile_rows, tile_cols=tile_cols)
     for s0 in range(0, samples.shape[0], chunk):
@@ -114,7 +115,7 @@ def test_pairs_exactly_on_thresholds_are_counted_as_neighbours(dim):
 
 def test_lookup_table_bins_agree_with_threshold_counts():
     rng = np.random.default_rng(2)
-    plan = _Plan(radii=np.array([0.25]), grid=PAPER_GRID, theta=0.3, k=0, dim=64)
+    plan = Plan(radii=np.array([0.25]), grid=PAPER_GRID, theta=0.3, k=0, dim=64)
     cos_theta = math.cos(math.pi * 0.3)
     lut = build_bin_lut(plan.t_asc, plan.band, cos_theta)
     c = np.concatenate([rng.uniform(-1, 1, 200000), plan.t_asc, [-1.0, 1.0]]).astype(np.float32)
@@ -198,7 +199,7 @@ def cone_rows(rng, n, dim, spread):
 def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spread):
     """When most pairs lie inside the kernel the reducer switches to one float64 GEMM per tile
     and a tabulated kernel; counts, curve and top-k stay exact and the s-sum matches float64."""
-    from bbcollapse._tile_kernel import NumbaReducer
+    from bbcollapse.neighbors.numba_reducer import NumbaReducer
 
     rng = np.random.default_rng(11)
     dim = 24
@@ -209,7 +210,7 @@ def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spre
     samples[:10] /= np.linalg.norm(samples[:10], axis=1, keepdims=True)
     samples[40:50] = samples[60:70]
     radii, grid, k = [0.1, 0.2], PAPER_GRID, 7
-    plan = _Plan(radii=np.asarray(radii), grid=np.asarray(grid), theta=theta, k=k, dim=dim)
+    plan = Plan(radii=np.asarray(radii), grid=np.asarray(grid), theta=theta, k=k, dim=dim)
     red = NumbaReducer(plan, anchors, tile_rows=8, tile_cols=64)
     for s0 in range(0, samples.shape[0], 128):
         red.add(samples[s0 : s0 + 128], s0)
@@ -221,7 +222,8 @@ def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spre
 
 def test_similarity_table_matches_direct_evaluation():
     """The piecewise-cubic (Hermite) table of expm1(theta - d) in t = sqrt(1 - cos) against math.acos/expm1."""
-    from bbcollapse._tile_kernel import _s_unnorm, build_s_table
+    from bbcollapse.neighbors.numba_reducer import _s_unnorm
+    from bbcollapse.neighbors.tables import build_s_table
 
     for theta in (0.05, 0.3, 0.6, 0.7):
         s_tab, inv_h = build_s_table(theta)

@@ -1,58 +1,165 @@
 """bbcollapse: black-box diagnosis and calibration of intra-mode collapse.
 
 A black box is anything that turns a seed into samples; every diagnosis is a
-reduction over pairs of embeddings (see :func:`neighbor_stats`).
+reduction over pairs of embeddings (see :func:`neighbor_stats`).  The data flow,
+one subpackage per step::
 
-The core (distances, the neighbour engine, MCCS, protocols) is imported eagerly;
-the other modules are imported on first use of one of their public names (each
-module lists them in ``__all__``), so ``import bbcollapse`` stays light.
+    blackbox (Sampler, Descriptor, adapters) -> store (EmbeddingStore)
+      -> neighbors (neighbor_stats -> NeighborStats) -> stats (MCCS, modes, tests, bootstrap)
+      -> calibration (a new Sampler) -> diagnosis (diagnose, Report, Dask)
+
+The core (distances, protocols, the engine, MCCS) is imported eagerly; every other
+public name is imported on first use, from the module the map below names.
 """
 from __future__ import annotations
 
 import importlib
 
-from .blackbox import *  # noqa: F401,F403
+from .blackbox.protocols import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
-from .engine import *  # noqa: F401,F403
-from .mccs import *  # noqa: F401,F403
+from .neighbors import NeighborStats, PAPER_GRID, error_band, neighbor_stats  # noqa: F401
+from .stats.mccs import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
-# Modules whose public names (their __all__) are exposed lazily at package level.
-_LAZY_MODULES = ("hypothesis", "store", "adapters", "diagnosis", "calibration", "metrics", "distributed")
+#: Public name -> the subpackage or module (relative to ``bbcollapse``) that defines it.
+_PUBLIC: dict[str, str] = {
+    # blackbox
+    "Batch": "blackbox",
+    "BlackBoxError": "blackbox",
+    "Descriptor": "blackbox",
+    "GaussianLatentModel": "blackbox",
+    "LatentModel": "blackbox",
+    "Sampler": "blackbox",
+    "describe_batch": "blackbox",
+    "identity_descriptor": "blackbox",
+    "identity_of": "blackbox",
+    "sample_batch": "blackbox",
+    "shard_seed": "blackbox",
+    # blackbox.adapters
+    "CommandDescriptor": "blackbox.adapters",
+    "CommandGenerator": "blackbox.adapters",
+    "HttpDescriptor": "blackbox.adapters",
+    "HttpGenerator": "blackbox.adapters",
+    "OnnxDescriptor": "blackbox.adapters",
+    "OnnxGenerator": "blackbox.adapters",
+    "TorchDescriptor": "blackbox.adapters",
+    "TorchGenerator": "blackbox.adapters",
+    "load_state_dict": "blackbox.adapters",
+    "post_array": "blackbox.adapters",
+    "run_command": "blackbox.adapters",
+    # calibration
+    "CalibrationReport": "calibration",
+    "ClusterWeights": "calibration",
+    "GMMCalibrated": "calibration",
+    "RejectionCalibrated": "calibration",
+    "VoronoiCalibrated": "calibration",
+    "WhiteBoxLatents": "calibration",
+    "acceptance_probability": "calibration",
+    "cluster_weights": "calibration",
+    "gmm_calibrator": "calibration",
+    "hull_residual": "calibration",
+    "importance_weights": "calibration",
+    "in_latent_ball": "calibration",
+    "in_latent_hull": "calibration",
+    "rejection_calibrator": "calibration",
+    "voronoi_calibrator": "calibration",
+    "white_box_latents": "calibration",
+    "white_box_rejection_calibrator": "calibration",
+    # diagnosis
+    "ANCHOR_STREAM": "diagnosis",
+    "Report": "diagnosis",
+    "SAMPLE_STREAM": "diagnosis",
+    "diagnose": "diagnosis",
+    "reduce_shard": "diagnosis",
+    "summarize": "diagnosis",
+    # diagnosis.distributed
+    "diagnose_distributed": "diagnosis.distributed",
+    "shard_task": "diagnosis.distributed",
+    # distance
+    "angular_distance": "distance",
+    "cos_threshold": "distance",
+    "similarity": "distance",
+    "unit": "distance",
+    "validate_unit": "distance",
+    # metrics
+    "EfficientNetLite0Features": "metrics",
+    "FRECHET_EFFNET_NAME": "metrics",
+    "PRDC": "metrics",
+    "frechet_distance": "metrics",
+    "frechet_distance_from_moments": "metrics",
+    "gaussian_moments": "metrics",
+    "prdc_scores": "metrics",
+    # neighbors
+    "NeighborStats": "neighbors",
+    "PAPER_GRID": "neighbors",
+    "error_band": "neighbors",
+    "neighbor_stats": "neighbors",
+    # stats
+    "AnchorPlan": "stats",
+    "BootstrapCI": "stats",
+    "DenseModes": "stats",
+    "GlobalEnvelopeTest": "stats",
+    "MCCS_FORMS": "stats",
+    "PointwiseBand": "stats",
+    "Population": "stats",
+    "PopulationCI": "stats",
+    "SamplePlan": "stats",
+    "WorstCase": "stats",
+    "anchors_needed": "stats",
+    "bootstrap_mccs": "stats",
+    "bootstrap_population": "stats",
+    "dense_modes": "stats",
+    "distinct_modes": "stats",
+    "global_envelope_test": "stats",
+    "mccs": "stats",
+    "mccs_standard_error": "stats",
+    "min_reference_curves": "stats",
+    "neighbor_curves": "stats",
+    "null_worst_case_curves": "stats",
+    "pointwise_band": "stats",
+    "population": "stats",
+    "samples_needed": "stats",
+    "similarity_contributions": "stats",
+    "worst_case_curves": "stats",
+    "worst_case_test": "stats",
+    # store
+    "EmbeddingStore": "store",
+    "StoreConfigError": "store",
+    "embed_shard": "store",
+    "shard_sizes": "store",
+}
+
+#: Modules reachable as attributes (``from bbcollapse import adapters``), kept for old callers.
+_MODULES: dict[str, str] = {
+    "adapters": "blackbox.adapters",
+    "blackbox": "blackbox",
+    "calibration": "calibration",
+    "diagnosis": "diagnosis",
+    "distributed": "diagnosis.distributed",
+    "engine": "neighbors.engine",
+    "hypothesis": "stats",
+    "mccs": "stats.mccs",
+    "metrics": "metrics",
+    "neighbors": "neighbors",
+    "stats": "stats",
+    "store": "store",
+}
 
 
-def _lazy_module(mod):
-    """Import one lazy module, or None if it is not part of this installation."""
-    try:
-        return importlib.import_module(f".{mod}", __name__)
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{mod}":
-            return None
-        raise
-
-
-def __getattr__(name):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    if name in _LAZY_MODULES:  # `from bbcollapse import adapters` imports only that module
-        module = _lazy_module(name)
-        if module is None:
-            raise AttributeError(f"module 'bbcollapse' has no attribute {name!r}")
-        return module
-    for mod in _LAZY_MODULES:  # stop at the first module that exports the name
-        module = _lazy_module(mod)
-        if module is not None and name in getattr(module, "__all__", ()):
-            value = getattr(module, name)
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module 'bbcollapse' has no attribute {name!r}")
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    else:
+        raise AttributeError(f"module 'bbcollapse' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():
-    names = set(globals())
-    for mod in _LAZY_MODULES:
-        module = _lazy_module(mod)
-        if module is not None:
-            names |= set(getattr(module, "__all__", ()))
-    return sorted(names)
+    return sorted(set(globals()) | set(_PUBLIC) | set(_MODULES))
+
+
+__all__ = sorted(_PUBLIC)

@@ -122,7 +122,7 @@ def _builtin(spec: str, registry: dict, role: str):
 
 def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float = 300.0, http_format: str = "npy"):
     """The sampler named by a SPEC (see the module docstring)."""
-    adapters = importlib.import_module(".adapters", __package__)  # not via the package's lazy __getattr__
+    from .blackbox import adapters
 
     kind, rest = parse_spec(spec)
     if kind == "builtin":
@@ -145,7 +145,7 @@ def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float 
 
 def resolve_descriptor(spec: str, *, timeout: float = 300.0, http_format: str = "npy"):
     """The descriptor named by a SPEC (see the module docstring)."""
-    adapters = importlib.import_module(".adapters", __package__)  # not via the package's lazy __getattr__
+    from .blackbox import adapters
 
     kind, rest = parse_spec(spec)
     if kind == "builtin":
@@ -254,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _diagnose(args) -> int:
     from .blackbox import BlackBoxError
-    from .diagnosis import check_config, diagnose
-    from .engine import PAPER_GRID
+    from .diagnosis.core import check_config, diagnose
+    from .neighbors import PAPER_GRID
     from .store import StoreConfigError
 
     try:

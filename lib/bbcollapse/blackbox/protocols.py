@@ -11,7 +11,7 @@ A black box is anything that turns a seed into samples:
 Plain Python callables serve as either.  Seeds are derived per shard with
 ``numpy.random.SeedSequence`` so that shard j of a run is reproducible on its own.
 Adapters for torch modules, ONNX files, external commands and HTTP endpoints are in
-:mod:`bbcollapse.adapters`.
+:mod:`bbcollapse.blackbox.adapters`.
 """
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .blackbox import BlackBoxError, GaussianLatentModel, file_sha256
+from .protocols import BlackBoxError, GaussianLatentModel, file_sha256
 
 __all__ = [
     "load_state_dict",

@@ -1,7 +1,7 @@
 """The same diagnosis on a Dask cluster: shards are sampled, embedded and reduced on workers.
 
 Each task draws shard j of C from ``sampler(shard_seed(seed, 1, j), n_j)``, embeds it and
-reduces it against the anchors into a :class:`~bbcollapse.engine.NeighborStats` whose
+reduces it against the anchors into a :class:`~bbcollapse.neighbors.NeighborStats` whose
 sample indices start at the shard's global offset; the client merges the statistics as
 they arrive.  Only the anchors (m, D) travel to the workers and only NeighborStats
 (m x (G + 2k + 2) numbers) travel back, never the samples.  Counts, curves and top-k
@@ -17,7 +17,7 @@ Usage::
 
 The sampler and descriptor are pickled (cloudpickle) to the workers, so they must be
 importable or defined in a way cloudpickle can ship; the adapters in
-:mod:`bbcollapse.adapters` are (an ONNX session is reopened on each worker, a model
+:mod:`bbcollapse.blackbox.adapters` are (an ONNX session is reopened on each worker, a model
 file or command must exist at the same path there).
 """
 from __future__ import annotations
@@ -27,10 +27,10 @@ import time
 
 import numpy as np
 
-from .blackbox import identity_of
-from .diagnosis import ANCHOR_STREAM, SAMPLE_STREAM, Report, check_config, reduce_shard, summarize
-from .engine import PAPER_GRID, NeighborStats
-from .store import embed_shard, shard_sizes
+from ..blackbox import identity_of
+from .core import ANCHOR_STREAM, SAMPLE_STREAM, Report, check_config, reduce_shard, summarize
+from ..neighbors import PAPER_GRID, NeighborStats
+from ..store import embed_shard, shard_sizes
 
 __all__ = ["diagnose_distributed", "shard_task"]
 

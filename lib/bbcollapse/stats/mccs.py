@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distance import check_unit_interval, cos_threshold, validate_unit
-from .engine import NeighborStats, neighbor_stats
+from ..distance import check_unit_interval, cos_threshold, validate_unit
+from ..neighbors import NeighborStats, neighbor_stats
 
 __all__ = ["mccs", "population", "Population", "DenseModes", "distinct_modes", "dense_modes", "MCCS_FORMS"]
 

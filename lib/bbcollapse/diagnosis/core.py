@@ -6,10 +6,10 @@
    streams* (A: ``shard_seed(seed, 0, j)``, C: ``shard_seed(seed, 1, j)``), so A and C
    are disjoint as the paper requires, and embed both with the descriptor;
 2. stream C through the engine shard by shard; each shard gives one
-   :class:`~bbcollapse.engine.NeighborStats` with counts at r, the neighbour curve on
+   :class:`~bbcollapse.neighbors.NeighborStats` with counts at r, the neighbour curve on
    the grid, the similarity sums for theta and the k nearest samples, all from one
    pass over its tiles, and the shards' statistics are merged (the distributed run in
-   :mod:`bbcollapse.distributed` merges the same per-shard statistics);
+   :mod:`bbcollapse.diagnosis.distributed` merges the same per-shard statistics);
 3. reduce: per-anchor MCCS (Eq. 7 or the authors' code form), the worst-case mode
    ``I_w = argmax N(I', C, r)`` and the top distinct modes, (mu, sigma) over A, the
    neighbour curves of I_w and of a few random anchors (the reference R_ref).
@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .blackbox import identity_of, shard_seed
-from .distance import check_theta, check_unit_interval
-from .engine import PAPER_GRID, NeighborStats, neighbor_stats
-from .mccs import MCCS_FORMS, distinct_modes, mccs, population
-from .store import EmbeddingStore, embed_shard, shard_sizes
+from ..blackbox import identity_of, shard_seed
+from ..distance import check_theta, check_unit_interval
+from ..neighbors import PAPER_GRID, NeighborStats, neighbor_stats
+from ..stats.hypothesis import bootstrap_population
+from ..stats.mccs import MCCS_FORMS, distinct_modes, mccs, population
+from ..store import EmbeddingStore, embed_shard, shard_sizes
 
 __all__ = ["diagnose", "Report", "reduce_shard", "summarize", "ANCHOR_STREAM", "SAMPLE_STREAM"]
 
@@ -62,7 +63,7 @@ class Report:
     random_curves : (q, G) their neighbour curves
     nearest_index, nearest_dist : (k,) the k samples of C nearest to I_w (global index, distance)
     mu, sigma : population statistics of MCCS over A (sigma with ddof = 1)
-    bootstrap : confidence intervals from ``bbcollapse.hypothesis.bootstrap_population`` when available
+    bootstrap : confidence intervals from ``bbcollapse.stats.bootstrap_population`` when available
     seconds : wall time of the run
     """
 
@@ -239,17 +240,10 @@ def embed_set(sampler, descriptor, *, n: int, seed: int, stream: tuple, shard_si
 
 
 def _bootstrap(values, seed):
-    """``bbcollapse.hypothesis.bootstrap_population`` on the MCCS values, if that function exists."""
-    try:  # the submodule itself, not via the package's lazy __getattr__ (which imports every module)
-        hypothesis = importlib.import_module(".hypothesis", __package__)
-    except ImportError:
+    """:func:`bbcollapse.stats.bootstrap_population` on the MCCS values (None below 3 values)."""
+    if len(values) < 3:
         return None
-    fn = getattr(hypothesis, "bootstrap_population", None)
-    if fn is None or len(values) < 3:
-        return None
-    params = inspect.signature(fn).parameters
-    kwargs = {name: seed for name in ("seed", "random_state") if name in params}
-    result = fn(values, **kwargs)
+    result = bootstrap_population(values, seed=seed)
     return json.loads(json.dumps(result, default=_json_default))
 
 

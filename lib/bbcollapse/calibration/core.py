@@ -66,8 +66,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .blackbox import Batch, shard_seed
-from .distance import cos_threshold, validate_unit
+from ..blackbox import Batch, shard_seed
+from ..distance import cos_threshold, validate_unit
 
 __all__ = [
     "CalibrationReport",

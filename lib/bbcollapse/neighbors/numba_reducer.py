@@ -33,14 +33,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .engine import NeighborStats, _Plan
+from .plan import Plan
+from .stats import NeighborStats
+from .tables import LUT_BUCKETS, SPECIAL, build_bin_lut, build_s_table
 
-__all__ = ["NumbaReducer", "build_bin_lut"]
+__all__ = ["NumbaReducer", "reduce_tile"]
 
-#: Number of buckets of the cosine -> histogram-bin lookup table.
-LUT_BUCKETS = 8192
-#: Nodes of the cubic-Hermite table of the similarity kernel (see :func:`build_s_table`).
-S_TABLE_NODES = 4096
 #: When more than this fraction of a tile's pairs took the float64 path (a clustered sample:
 #: most pairs inside the similarity kernel), the next tile of those anchors gets one float64
 #: GEMM instead of a gathered float64 dot per pair (which reads a D-vector per pair).
@@ -52,41 +50,7 @@ TILE_ROWS = 2048
 TILE_COLS = 4096
 #: Interleaved sub-histograms per row (the pass over a row is unrolled by this much).
 N_SUB = 4
-_SPECIAL = -1
 _TOPK_MARGIN = 1e-12  # covers cos(pi * arccos(x) / pi) round-off when re-deriving a threshold
-
-
-def build_bin_lut(t_asc: np.ndarray, band: float, cos_theta: float | None, n_buckets: int = LUT_BUCKETS):
-    """Lookup table: bucket of a float32 cosine -> histogram bin, or -1 (slow path).
-
-    Bucket ``b = floor((c + 1) * n_buckets / 2)`` (clamped) covers
-    ``[b/S - 1, (b+1)/S - 1)`` with ``S = n_buckets / 2``, up to the rounding of the
-    float32 bucket computation.  We widen that range by 1/64 bucket (more than that
-    rounding) and by ``band`` (float32 GEMM error);
-    a bucket is *clean* when no threshold lies in the widened range, and then every
-    cosine in it - float32 or the exact float64 one - has the same bin: the number
-    of thresholds below it.  Buckets reaching into the similarity region
-    ``cos > cos(pi theta) - band`` are special too, so the fast path does one load.
-
-    Returns
-    -------
-    lut : (n_buckets,) int32
-    """
-    s = n_buckets / 2.0
-    # x = c * s + s in float32: c * s is exact (s is a power of two) and the sum rounds by at
-    # most ulp(2 s) / 2 = n_buckets * 2**-25 buckets (<= 1/128 for n_buckets <= 2**18): widen by 1/64.
-    w = 1.0 / s / 64.0
-    b = np.arange(n_buckets, dtype=np.float64)
-    lo = b / s - 1.0 - w - band
-    hi = (b + 1.0) / s - 1.0 + w + band
-    lo[0] = -np.inf
-    hi[-1] = np.inf
-    first_ge_lo = np.searchsorted(t_asc, lo, side="left")  # #thresholds < lo
-    count_le_hi = np.searchsorted(t_asc, hi, side="right")  # #thresholds <= hi
-    special = count_le_hi > first_ge_lo
-    if cos_theta is not None:
-        special |= hi > cos_theta - band
-    return np.where(special, _SPECIAL, first_ge_lo).astype(np.int32)
 
 
 @njit(cache=True)
@@ -108,41 +72,6 @@ def _dot64(a64, i, cx, j):
         s0 += a64[i, t] * cx[j, t]
         t += 1
     return (s0 + s1) + (s2 + s3)
-
-
-def build_s_table(theta: float, n_nodes: int = S_TABLE_NODES):
-    """Piecewise-cubic table of the unnormalised kernel ``expm1(theta - d)`` in ``t = sqrt(1 - cos)``.
-
-    ``d = arccos(c) / pi = (2 / pi) asin(t / sqrt 2)`` is smooth in ``t`` (whereas arccos
-    has a square-root singularity at c = 1), so the cubic Hermite interpolant with exact
-    node values and derivatives is accurate to ~h^4: with 4096 nodes, within 1e-14 of
-    ``expm1(theta - arccos(c) / pi)`` for theta <= 0.7 (measured in the tests).  Each
-    interval's cubic is stored in monomial form in its local coordinate ``u`` in [0, 1),
-    one row per power, so evaluation is three multiply-adds after one gather per power
-    (column ``n_nodes`` is a zero sentinel: clamping ``x = t / h`` to ``n_nodes`` gives 0
-    beyond the kernel, where the interpolant is also 0 since ``f = 0`` at its edge
-    ``t_max = sqrt(1 - cos(pi theta))``).
-
-    Returns ``(coef (4, n_nodes + 1), 1 / h)``, or None when theta > 0.7: ``t_max``
-    then nears sqrt 2, where ``d'(t)`` diverges, and the kernel evaluates arccos and expm1
-    directly.
-    """
-    if theta > 0.7:
-        return None
-    t_max = math.sqrt(1.0 - math.cos(math.pi * theta))
-    t = np.linspace(0.0, t_max, n_nodes + 1)
-    d = (2.0 / math.pi) * np.arcsin(t / math.sqrt(2.0))
-    f = np.expm1(np.maximum(0.0, theta - d))
-    dd = (2.0 / math.pi) / math.sqrt(2.0) / np.sqrt(1.0 - t * t / 2.0)
-    h = t_max / n_nodes
-    fp = -np.exp(theta - d) * dd * h  # df/du on the unit interval
-    f0, f1, d0, d1 = f[:-1], f[1:], fp[:-1], fp[1:]
-    coef = np.zeros((4, n_nodes + 1))
-    coef[0, :-1] = f0
-    coef[1, :-1] = d0
-    coef[2, :-1] = 3.0 * (f1 - f0) - 2.0 * d0 - d1
-    coef[3, :-1] = 2.0 * (f0 - f1) + d0 + d1
-    return coef, n_nodes / t_max
 
 
 @njit(cache=True)
@@ -301,7 +230,7 @@ def reduce_tile(
     s = np.float32(n_b / 2.0)
     bmax = np.float32(n_b - 1)
     zero = np.float32(0.0)
-    special = np.int32(_SPECIAL)
+    special = np.int32(SPECIAL)
     two_band = 2.0 * band + _TOPK_MARGIN
     n_blk = min(mb, 64)
     n_jb = (nc + 63) // 64
@@ -486,12 +415,12 @@ def reduce_tile(
 class NumbaReducer:
     """Fused CPU tile reduction: torch float32 GEMM + one numba pass per tile.
 
-    Same interface as :class:`bbcollapse.reducers.TorchReducer`; exact counts,
+    Same interface as :class:`.torch_reducer.TorchReducer`; exact counts,
     curve and top-k with respect to float64 dot products.
 
     Parameters
     ----------
-    plan : engine._Plan
+    plan : Plan
     anchors : (m, D) float32/float64 unit vectors
     anchor_block : int
         Upper bound on the anchors per GEMM tile (the tile is at most
@@ -499,7 +428,7 @@ class NumbaReducer:
     tile_rows, tile_cols : tile shape (see ``TILE_ROWS``, ``TILE_COLS``).
     """
 
-    def __init__(self, plan: _Plan, anchors: np.ndarray, *, anchor_block=2048, tile_rows=TILE_ROWS,
+    def __init__(self, plan: Plan, anchors: np.ndarray, *, anchor_block=2048, tile_rows=TILE_ROWS,
                  tile_cols=TILE_COLS, n_buckets=LUT_BUCKETS):
         import torch
 

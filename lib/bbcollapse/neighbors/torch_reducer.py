@@ -1,4 +1,4 @@
-"""Tile reducers behind :func:`bbcollapse.neighbor_stats`.
+"""The portable tile reducer behind :func:`bbcollapse.neighbor_stats`.
 
 A reducer owns the per-anchor accumulators of one run and consumes chunks of
 samples: for each block of anchors it computes one cosine tile with a GEMM and
@@ -6,8 +6,8 @@ reduces it (threshold histogram -> counts and curve, similarity sum, top-k)
 before the tile is dropped.
 
 ``TorchReducer`` runs on any torch device (CPU or CUDA) with vectorised eager
-ops; it is the portable reference path.  A fused CPU kernel, when present, is
-picked by ``backend="auto"`` on CPU.
+ops; it is the portable reference path.  The fused CPU kernel
+(:mod:`.numba_reducer`) is picked by ``backend="auto"`` on CPU.
 """
 from __future__ import annotations
 
@@ -15,30 +15,8 @@ import math
 
 import numpy as np
 
-from .engine import NeighborStats, _merge_topk, _Plan
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def make_reducer(plan: _Plan, anchors: np.ndarray, *, device=None, backend="auto", anchor_block=2048):
-    if backend not in ("auto", "torch", "numba"):
-        raise ValueError(f"backend must be 'auto', 'torch' or 'numba'; got {backend!r}")
-    device = device or default_device()
-    if backend in ("auto", "numba") and str(device) == "cpu":
-        try:
-            from ._tile_kernel import NumbaReducer  # optional fused CPU kernel
-        except ImportError:
-            if backend == "numba":
-                raise
-        else:
-            return NumbaReducer(plan, anchors, anchor_block=anchor_block)
-    elif backend == "numba":
-        raise ValueError("backend='numba' runs on the CPU only; use backend='torch' for CUDA")
-    return TorchReducer(plan, anchors, device=device, anchor_block=anchor_block)
+from .plan import Plan
+from .stats import NeighborStats, merge_topk
 
 
 def topk_candidates(rows, gidx, dist, n_rows, k):
@@ -60,7 +38,7 @@ def topk_candidates(rows, gidx, dist, n_rows, k):
 class TorchReducer:
     """Eager torch tile reduction (CPU or CUDA), exact via float64 rechecks."""
 
-    def __init__(self, plan: _Plan, anchors: np.ndarray, *, device, anchor_block=2048):
+    def __init__(self, plan: Plan, anchors: np.ndarray, *, device, anchor_block=2048):
         import torch
 
         self.torch = torch
@@ -141,7 +119,7 @@ class TorchReducer:
             cd, ci = topk_candidates(
                 rows.cpu().numpy(), cols.cpu().numpy() + offset, d64.cpu().numpy(), mb, plan.k
             )
-            td, ti = _merge_topk(
+            td, ti = merge_topk(
                 np.concatenate([self.top_d[b0:b1], cd], axis=1),
                 np.concatenate([self.top_i[b0:b1], ci], axis=1),
                 plan.k,
