@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["angular_distance", "cos_threshold", "similarity", "validate_unit", "unit"]
+from ._validation import check_theta, check_unit_interval
+
+__all__ = ["angular_distance", "cos_threshold", "distance_from_cos", "similarity", "validate_unit", "unit"]
 
 UNIT_TOL = 1e-4
 
@@ -38,8 +40,16 @@ def angular_distance(a, b):
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    dots = a @ b.T
-    return np.arccos(np.clip(dots, -1.0, 1.0)) / np.pi
+    return distance_from_cos(a @ b.T)
+
+
+def distance_from_cos(cosines):
+    """Normalised angular distance ``arccos(clip(c, -1, 1)) / pi`` of cosines (float64, in [0, 1]).
+
+    The one place the package turns cosines into distances; use it on the few cosines that
+    need a distance (top-k, rechecks), never on a whole tile.
+    """
+    return np.arccos(np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)) / np.pi
 
 
 def similarity(d, theta):
@@ -56,23 +66,6 @@ def similarity(d, theta):
     theta = check_theta(theta)
     d = np.asarray(d, dtype=np.float64)
     return np.expm1(np.maximum(0.0, theta - d)) / np.expm1(theta)
-
-
-def check_theta(theta):
-    if theta is None or not np.isfinite(theta) or not (0.0 < float(theta) <= 1.0):
-        raise ValueError(f"theta must be a float in (0, 1] (a normalised angular distance); got {theta!r}")
-    return float(theta)
-
-
-def check_unit_interval(values, name):
-    """Validate distances/radii: finite and inside [0, 1]. Returns a float64 1-D array."""
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D sequence of distances in [0, 1]; got shape {arr.shape}")
-    bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
-    if bad.any():
-        raise ValueError(f"{name} must lie in [0, 1] (normalised angular distance); got {arr[bad][:5].tolist()}")
-    return arr
 
 
 def unit(x, eps=1e-12):

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..blackbox import identity_of, shard_seed
-from ..distance import check_theta, check_unit_interval
+from .._validation import check_theta, check_unit_interval
 from ..neighbors import PAPER_GRID, NeighborStats, neighbor_stats
 from ..stats.hypothesis import bootstrap_population
 from ..stats.mccs import MCCS_FORMS, distinct_modes, mccs, population

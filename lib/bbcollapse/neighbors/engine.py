@@ -21,11 +21,11 @@ distributed reduction the same code path.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from ..distance import check_theta, check_unit_interval, validate_unit
+from .._progress import progress_bar
+from .._validation import check_theta, check_unit_interval
+from ..distance import validate_unit
 from .plan import Plan
 from .stats import NeighborStats
 
@@ -137,25 +137,14 @@ def neighbor_stats(
     plan = Plan(radii=radii, grid=grid, theta=theta, k=int(k), dim=dim)
 
     reducer = make_reducer(plan, a, device=device, backend=backend, anchor_block=anchor_block)
-    if progress is None:
-        progress = sys.stderr.isatty()
     if total is None and isinstance(samples, np.ndarray):
         total = samples.shape[0]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, unit="sample", unit_scale=True, desc="neighbours", smoothing=0.1)
     offset = int(index_offset)
     n = 0
-    try:
+    with progress_bar(progress, total=total, unit="sample", desc="neighbours") as bar:
         for c in iter_chunks(samples, chunk, dim):
             reducer.add(c, offset)
             offset += c.shape[0]
             n += c.shape[0]
-            if bar is not None:
-                bar.update(c.shape[0])
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.update(c.shape[0])
     return reducer.result(n)

@@ -52,7 +52,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from ..distance import check_theta, check_unit_interval, cos_threshold, similarity, validate_unit
+from .._validation import check_theta, check_unit_interval
+from ..distance import cos_threshold, similarity, validate_unit
 from ..neighbors import PAPER_GRID, neighbor_stats
 from .mccs import MCCS_FORMS, mccs
 

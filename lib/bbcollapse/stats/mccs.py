@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..distance import check_unit_interval, cos_threshold, validate_unit
+from .._validation import check_unit_interval
+from ..distance import cos_threshold, validate_unit
 from ..neighbors import NeighborStats, neighbor_stats
 
 __all__ = ["mccs", "population", "Population", "DenseModes", "distinct_modes", "dense_modes", "MCCS_FORMS"]

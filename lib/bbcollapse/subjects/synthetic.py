@@ -24,7 +24,8 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from ..blackbox import Batch
-from ..distance import check_theta, check_unit_interval, cos_threshold, similarity
+from .._validation import check_theta, check_unit_interval
+from ..distance import cos_threshold, similarity
 
 __all__ = ["PlantedSphere", "sphere_tail", "uniform_sphere"]
 
