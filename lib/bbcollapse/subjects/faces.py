@@ -128,7 +128,7 @@ class FaceDCGAN:
     @property
     def identity(self) -> str:
         """Stable identity for embedding stores: the weights file's SHA-256 (not the device)."""
-        from ..blackbox import file_sha256
+        from ..blackbox.protocols import file_sha256
 
         if not hasattr(self, "_sha"):
             self._sha = file_sha256(self._weights)[:16]
