@@ -6,8 +6,11 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= default
 NB     ?=
 ARGS   ?=
+PUSH   ?=
+# Everything ruff checks: the library and every script that calls it.
+LINTED := lib tests bench tools notebooks book
 
-.PHONY: setup book test bench notebook clean distclean
+.PHONY: setup book test lint format bench notebook publish clean distclean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,11 +32,29 @@ book: setup
 notebook: setup
 	$(BIN)/python tools/build_book.py --only $(NB) --no-html $(ARGS)
 
-test: setup
+# Lint first: a violation fails `make test` before the (slower) tests run.
+test: lint
 	$(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+# Rewrites files: sort imports, apply safe fixes, format (120 columns).
+format: setup
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 bench: setup
 	$(BIN)/python bench/run.py --scale $(SCALE)
+
+# Put the built book (_build/html, from `make book`) on the local gh-pages branch, with a
+# .nojekyll so that GitHub Pages serves _static/ as is.  Nothing leaves the machine unless
+# PUSH=1, which also force-pushes the branch to origin (Jupyter Book's `ghp-import -n -p -f`).
+publish: setup
+	@test -f _build/html/index.html || { echo "no _build/html/index.html: run 'make book' first" >&2; exit 1; }
+	$(BIN)/ghp-import -n $(if $(PUSH),-p -f) -b gh-pages \
+	  -m "Book built from $$(git rev-parse --short HEAD)" _build/html
 
 clean:
 	rm -rf _build book/*.ipynb data/cache
