@@ -1,11 +1,11 @@
 """The neighbour engine against an independent float64 brute force."""
+
 import numpy as np
 import pytest
 
 import bbcollapse as bb
 from bbcollapse.subjects.synthetic import PlantedSphere
-
-from conftest import rand_unit
+from helpers import rand_unit
 
 BACKENDS = ["torch", "auto"]
 
@@ -30,8 +30,17 @@ def test_matches_float64_brute_force(rng, backend, dim):
     pts = (pts / np.linalg.norm(pts, axis=1, keepdims=True)).astype(np.float32)
     anchors, samples = pts[:150], pts[150:]
     radii, theta, k = (0.1, 0.25), 0.3, 7
-    st = bb.neighbor_stats(anchors=anchors, samples=samples, radii=radii, grid=bb.PAPER_GRID, theta=theta, k=k,
-                           backend=backend, chunk=1000, anchor_block=64)
+    st = bb.neighbor_stats(
+        anchors=anchors,
+        samples=samples,
+        radii=radii,
+        grid=bb.PAPER_GRID,
+        theta=theta,
+        k=k,
+        backend=backend,
+        chunk=1000,
+        anchor_block=64,
+    )
     counts, curve, ssum, td, ti = brute(anchors, samples, radii, bb.PAPER_GRID, theta, k)
     np.testing.assert_array_equal(st.counts, counts)
     np.testing.assert_array_equal(st.curve, curve)
@@ -97,6 +106,10 @@ def test_counts_and_similarity_match_planted_truth():
 
 def test_counts_independent_of_tile_shape(rng):
     anchors, samples = rand_unit(rng, 50, 6), rand_unit(rng, 900, 6)
-    a = bb.neighbor_stats(anchors=anchors, samples=samples, grid=bb.PAPER_GRID, chunk=37, anchor_block=11, backend="torch")
-    b = bb.neighbor_stats(anchors=anchors, samples=samples, grid=bb.PAPER_GRID, chunk=900, anchor_block=50, backend="torch")
+    a = bb.neighbor_stats(
+        anchors=anchors, samples=samples, grid=bb.PAPER_GRID, chunk=37, anchor_block=11, backend="torch"
+    )
+    b = bb.neighbor_stats(
+        anchors=anchors, samples=samples, grid=bb.PAPER_GRID, chunk=900, anchor_block=50, backend="torch"
+    )
     np.testing.assert_array_equal(a.curve, b.curve)

@@ -3,6 +3,7 @@
 The brute force below is independent of the engine: one float64 GEMM, arccos of
 every pair, threshold comparisons, a full lexicographic sort for the top-k.
 """
+
 import math
 
 import numpy as np
@@ -10,11 +11,9 @@ import pytest
 
 from bbcollapse import PAPER_GRID, neighbor_stats
 from bbcollapse.neighbors import Plan
-
-numba = pytest.importorskip("numba")
 from bbcollapse.neighbors.numba_reducer import NumbaReducer
-from bbcollapse.neighbors.tables import LUT_BUCKETS, build_bin_lut  # noqa: E402
-from bbcollapse.neighbors.torch_reducer import TorchReducer  # noqa: E402
+from bbcollapse.neighbors.tables import LUT_BUCKETS, build_bin_lut, build_s_table
+from helpers import rand_unit
 
 
 def brute_force(anchors, samples, radii, grid, theta, k):
@@ -34,15 +33,13 @@ def brute_force(anchors, samples, radii, grid, theta, k):
 
 
 def unit_rows(rng, n, dim):
-    x = rng.standard_normal((n, dim))
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return rand_unit(rng, n, dim, np.float64)
 
 
 def run_numba(anchors, samples, *, radii, grid, theta, k, chunk=97, tile_rows=7, tile_cols=33, offset=0):
     """NumbaReducer with small tiles so that every tile-boundary path is exercised."""
     anchors = np.asarray(anchors)
-    plan = Plan(radii=np.asarray(radii, float), grid=np.asarray(grid, float), theta=theta, k=k,
-                 dim=anchors.shape[1])
+    plan = Plan(radii=np.asarray(radii, float), grid=np.asarray(grid, float), theta=theta, k=k, dim=anchors.shape[1])
     red = NumbaReducer(plan, anchors, tile_rows=tile_rows, tile_cols=tile_cols)
     for s0 in range(0, samples.shape[0], chunk):
         red.add(samples[s0 : s0 + chunk], offset + s0)
@@ -71,8 +68,7 @@ def test_random_data_matches_float64_brute_force(dim, k):
     samples[:15] = anchors[:15]  # exact duplicates: distance 0, arccos ill-conditioned
     samples[15:25] = samples[25:35]  # duplicate samples: ties broken by lower index
     radii, grid, theta = [0.25, 0.4], PAPER_GRID, 0.3
-    st = run_numba(anchors, samples.astype(np.float32).astype(np.float64), radii=radii, grid=grid,
-                   theta=theta, k=k)
+    st = run_numba(anchors, samples.astype(np.float32).astype(np.float64), radii=radii, grid=grid, theta=theta, k=k)
     ref = brute_force(anchors, samples.astype(np.float32), radii, grid, theta, k)
     assert_matches(st, ref, radii, grid, theta)
 
@@ -153,8 +149,17 @@ def test_theta_none_and_empty_radii_through_the_engine():
     rng = np.random.default_rng(4)
     anchors = unit_rows(rng, 10, 16).astype(np.float32)
     samples = unit_rows(rng, 300, 16).astype(np.float32)
-    st = neighbor_stats(anchors=anchors, samples=samples, radii=(), grid=PAPER_GRID, theta=None, k=3,
-                        backend="numba", device="cpu", chunk=128)
+    st = neighbor_stats(
+        anchors=anchors,
+        samples=samples,
+        radii=(),
+        grid=PAPER_GRID,
+        theta=None,
+        k=3,
+        backend="numba",
+        device="cpu",
+        chunk=128,
+    )
     ref = brute_force(anchors, samples, [], PAPER_GRID, None, 3)
     assert_matches(st, ref, [], PAPER_GRID, None)
     np.testing.assert_array_equal(st.ssum, 0.0)
@@ -199,8 +204,6 @@ def cone_rows(rng, n, dim, spread):
 def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spread):
     """When most pairs lie inside the kernel the reducer switches to one float64 GEMM per tile
     and a tabulated kernel; counts, curve and top-k stay exact and the s-sum matches float64."""
-    from bbcollapse.neighbors.numba_reducer import NumbaReducer
-
     rng = np.random.default_rng(11)
     dim = 24
     anchors = cone_rows(rng, 30, dim, spread)
@@ -222,8 +225,7 @@ def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spre
 
 def test_similarity_table_matches_direct_evaluation():
     """The piecewise-cubic (Hermite) table of expm1(theta - d) in t = sqrt(1 - cos) against math.acos/expm1."""
-    from bbcollapse.neighbors.numba_reducer import _s_unnorm
-    from bbcollapse.neighbors.tables import build_s_table
+    from bbcollapse.neighbors.numba_reducer import _s_unnorm  # the kernel's scalar path, private by design
 
     for theta in (0.05, 0.3, 0.6, 0.7):
         s_tab, inv_h = build_s_table(theta)
