@@ -11,23 +11,23 @@
 # %% [markdown]
 # # Claims ledger
 #
-# Each claim of the paper (000) and of its earlier version (001), graded from the numbers the
+# Each claim of the paper (000, {cite}`wu2021blackbox`) and of its earlier version (001,
+# {cite}`anon_modecollapse`), graded from the numbers the
 # chapters of this book measured (read from `data/results/*.json` of this build; nothing is
 # typed in).  Grades: **reproduced**, **partly reproduced** (the effect holds on our
 # substitute subjects but the paper's setting or size could not be matched), **not
 # reproduced** (we measured the opposite or no effect), **not run here** (needs models or
 # data that cannot be had offline).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 SCALE = "default"
 RESULTS_DIR = "data/results"
 CACHE_DIR = "data/cache"
 
-# %%
+# %% tags=["hide-input"]
 import json
-from pathlib import Path
-
 from collections import Counter
+from pathlib import Path
 
 from IPython.display import HTML, display
 

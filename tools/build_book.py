@@ -7,14 +7,16 @@
 * Sources are jupytext percent files ``notebooks/NN_name.py``; each is executed by
   papermill (cwd = repository root) into ``<out>/book/NN_name.ipynb`` with the
   parameters ``SCALE``, ``RESULTS_DIR`` and ``CACHE_DIR`` (plus any ``-p``).
-* Caching: a notebook is re-executed only when its source, its parameters or the
-  library's source changed (a hash stored in the executed notebook's metadata); the
-  claims ledger (``99_*``), which reads every chapter's results, always re-runs.
+* Caching: a notebook is re-executed only when its source, its parameters, the
+  library's source or the chapters' shared helpers (``notebooks/_book.py``) changed
+  (a hash stored in the executed notebook's metadata); the claims ledger (``99_*``),
+  which reads every chapter's results, always re-runs.
 * papermill's injected-parameters cell is tagged ``remove-cell`` so the HTML hides it.
 * With ``--out`` other than the repository root (used by the tests), the book's
   config and pages are copied there and results go to ``<out>/data/results``, so a
   smoke build never overwrites the committed default-scale results.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,8 +82,14 @@ def execute(src: Path, out_nb: Path, params: dict, lib_hash: str, force: bool) -
     nbformat.write(nb, tmp_in)
     try:
         pm.execute_notebook(
-            str(tmp_in), str(tmp_out), parameters=params, cwd=str(ROOT), kernel_name="python3",
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            str(tmp_in),
+            str(tmp_out),
+            parameters=params,
+            cwd=str(ROOT),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
         )
     finally:
         tmp_in.unlink(missing_ok=True)
@@ -126,7 +134,7 @@ def main(argv=None):
     params = {"SCALE": args.scale, "RESULTS_DIR": str(results), "CACHE_DIR": str(cache)}
     for name, value in args.p:
         params[name] = parse_value(value)
-    lib_hash = tree_hash(ROOT / "lib" / "bbcollapse")
+    lib_hash = tree_hash(ROOT / "lib" / "bbcollapse", NB_DIR / "_book.py")
     failures = []
     for src in notebooks(args.only):
         t0 = time.time()

@@ -1,0 +1,122 @@
+"""What the book's chapters share: the scale tables, array caches, results files and the paper-vs-ours table.
+
+The chapters import it as ``from notebooks._book import ...``: papermill starts each kernel
+in the repository root (``tools/build_book.py`` passes ``cwd``), the kernel puts its cwd on
+``sys.path``, and ``notebooks/`` is then a namespace package, exactly as ``book.ledger`` is
+for the claims ledger.  No chapter edits ``sys.path``.
+
+Nothing here computes a statistic of the paper: those live in ``bbcollapse``.  This module
+only picks sizes, caches arrays, reads and writes ``data/results/<chapter>.json`` and
+formats tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "SCALES",
+    "at_scale",
+    "cached",
+    "face_embeddings_path",
+    "markdown_table",
+    "mc_rate",
+    "paper_vs_ours",
+    "read_results",
+    "write_results",
+]
+
+SCALES = ("smoke", "default", "paper")
+
+
+def at_scale(scale: str, table: Mapping[str, object]):
+    """The entry of ``table`` for ``scale`` (one of ``SCALES``), with a clear error for any other."""
+    if scale not in SCALES or scale not in table:
+        raise ValueError(f"SCALE must be one of {[s for s in SCALES if s in table]}, got {scale!r}")
+    return table[scale]
+
+
+def to_json(value):
+    """``json.dump``'s ``default``: numpy scalars and arrays as Python numbers and lists, anything else as text."""
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value)
+
+
+def write_results(results_dir: str | Path, name: str, result: Mapping) -> Path:
+    """Write ``result`` to ``<results_dir>/<name>.json`` (indent 1, the format every chapter has always used)."""
+    out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(result, indent=1, default=to_json))
+    return path
+
+
+def read_results(results_dir: str | Path, name: str) -> dict | None:
+    """Another chapter's results of this build, or None when that chapter has not run."""
+    path = Path(results_dir) / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def cached(path: str | Path, compute: Callable[[], object]):
+    """Compute once, then read back: ``.npy`` holds one array, ``.npz`` a tuple of arrays.
+
+    The file name must say everything the value depends on (seed, size, scale): the cache
+    is never invalidated otherwise.  Face embeddings are the slow part of the book.
+    """
+    path = Path(path)
+    if path.suffix not in (".npy", ".npz"):
+        raise ValueError(f"cache files end in .npy (one array) or .npz (a tuple of arrays), got {path.name!r}")
+    if path.exists():
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path) as d:
+            return tuple(d[k] for k in sorted(d.files))
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".npy":
+        np.save(path, value, allow_pickle=False)
+    else:
+        np.savez_compressed(path, **{f"a{i}": a for i, a in enumerate(value)})
+    return value
+
+
+def face_embeddings_path(cache_dir: str | Path, scale: str) -> Path:
+    """Where chapter 3 leaves its embedded sample set C (centred unit vectors) for chapter 5."""
+    return Path(cache_dir) / "03_face_subject" / scale / "C_unit.npy"
+
+
+def markdown_table(rows: Sequence[Sequence[object]], header: Sequence[str]):
+    """A Markdown table (rendered by the book, readable in Jupyter); cells are printed with ``str``."""
+    from IPython.display import Markdown
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return Markdown("\n".join(lines))
+
+
+def paper_vs_ours(rows: Sequence[Sequence[object]]):
+    """The closing comparison of a chapter: rows of (quantity, the paper's value, ours, agreement)."""
+    return markdown_table(rows, ("quantity", "paper", "ours (this build)", "agreement"))
+
+
+def mc_rate(k: int, n: int) -> dict:
+    """A rate measured over ``n`` simulated worlds: k/n, its Monte Carlo s.e. and a 95% Clopper-Pearson interval.
+
+    How the book reports the false-alarm, power and coverage rates of its simulations.
+    """
+    from scipy import stats
+
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(0.95)
+    p = k / n
+    return dict(
+        rate=p, mc_se=float(np.sqrt(p * (1 - p) / n)), ci95=[float(ci.low), float(ci.high)], rejections=int(k), n=int(n)
+    )
