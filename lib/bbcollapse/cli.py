@@ -216,6 +216,11 @@ def _distance(text):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``bbcollapse`` argument parser; diagnose's defaults are :class:`~bbcollapse.DiagnoseConfig`'s."""
+    from .diagnosis.config import DiagnoseConfig
+    from .stats import MCCS_FORMS
+
+    defaults = DiagnoseConfig()  # the one table of defaults, shared with the Python API and Dask
     parser = _Parser(
         prog="bbcollapse",
         description="Black-box diagnosis of intra-mode collapse in generative models (Wu et al., ACM TOMM 2021).",
@@ -237,13 +242,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--anchors", required=True, type=_positive_int, metavar="N", help="|A|, number of anchors scored (>= 2)")
     d.add_argument("--samples", required=True, type=_positive_int, metavar="M", help="|C|, number of samples each anchor is compared with")
     d.add_argument("--out", required=True, metavar="DIR", help="directory for report.json, curves.png and mccs_hist.png")
-    d.add_argument("--seed", type=_nonneg_int, default=0, help="base seed (default 0)")
-    d.add_argument("--theta", type=_distance, default=0.3, help="similarity kernel width (default 0.3)")
-    d.add_argument("--r", type=_distance, default=0.25, help="neighbourhood radius for I_w and for distinct modes (default 0.25)")
-    d.add_argument("--top", type=_positive_int, default=10, help="number of distinct dense modes to report (default 10)")
-    d.add_argument("--form", choices=("code", "paper"), default="code", help="MCCS formula: the authors' code 1/(-log10 m) (default) or the paper's Eq. 7")
+    d.add_argument("--seed", type=_nonneg_int, default=defaults.seed, help=f"base seed (default {defaults.seed})")
+    d.add_argument("--theta", type=_distance, default=defaults.theta, help=f"similarity kernel width (default {defaults.theta})")
+    d.add_argument(
+        "--r", type=_distance, default=defaults.r,
+        help=f"neighbourhood radius for I_w and for distinct modes (default {defaults.r})",
+    )
+    d.add_argument(
+        "--top", type=_positive_int, default=defaults.top,
+        help=f"number of distinct dense modes to report (default {defaults.top})",
+    )
+    d.add_argument(
+        "--form", choices=MCCS_FORMS, default=defaults.form,
+        help=f"MCCS formula: the authors' code 1/(-log10 m) or the paper's Eq. 7 (default {defaults.form})",
+    )
     d.add_argument("--store", metavar="DIR", help="resumable embedding store; rerun the same command to resume after a crash")
-    d.add_argument("--shard-size", type=_positive_int, default=4096, help="samples per shard (default 4096)")
+    d.add_argument(
+        "--shard-size", type=_positive_int, default=defaults.shard_size,
+        help=f"samples per shard (default {defaults.shard_size})",
+    )
     d.add_argument("--latent-dim", type=_positive_int, help="latent dimension L of an ONNX/command/HTTP generator")
     d.add_argument("--timeout", type=float, default=300.0, help="seconds per command run or HTTP request (default 300)")
     d.add_argument("--http-format", choices=("npy", "json"), default="npy", help="body format for http:// specs (default npy)")
@@ -254,12 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _diagnose(args) -> int:
     from .blackbox import BlackBoxError
-    from .diagnosis.core import check_config, diagnose
-    from .neighbors import PAPER_GRID
+    from .diagnosis import DiagnoseConfig, diagnose
     from .store import StoreConfigError
 
     try:
-        check_config(n_anchors=args.anchors, n_samples=args.samples, seed=args.seed, theta=args.theta, r=args.r, top=args.top, form=args.form, grid=PAPER_GRID, k=8, shard_size=args.shard_size, n_random=5)
+        config = DiagnoseConfig(
+            n_anchors=args.anchors, n_samples=args.samples, seed=args.seed, theta=args.theta, r=args.r, top=args.top,
+            form=args.form, shard_size=args.shard_size,
+        )
         if not args.timeout > 0:
             raise ValueError(f"--timeout must be positive; got {args.timeout}")
         sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, timeout=args.timeout, http_format=args.http_format)
@@ -271,8 +290,7 @@ def _diagnose(args) -> int:
     kw = {"device": args.device} if args.device else {}
     try:
         report = diagnose(
-            sampler, descriptor, n_anchors=args.anchors, n_samples=args.samples, seed=args.seed, theta=args.theta, r=args.r,
-            top=args.top, form=args.form, store=args.store, shard_size=args.shard_size, progress=False if args.quiet else None, **kw,
+            sampler, descriptor, config=config, store=args.store, progress=False if args.quiet else None, **kw
         )
     except StoreConfigError as exc:
         print(f"bbcollapse: error: {exc}", file=sys.stderr)

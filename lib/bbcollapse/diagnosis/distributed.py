@@ -28,22 +28,24 @@ import time
 import numpy as np
 
 from ..blackbox import identity_of
-from .core import ANCHOR_STREAM, SAMPLE_STREAM, Report, check_config, reduce_shard, summarize
-from ..neighbors import PAPER_GRID, NeighborStats
-from ..store import embed_shard, shard_sizes
+from ..neighbors import NeighborStats
+from ..store import embed_shard
+from .config import DiagnoseConfig, resolve_config
+from .core import ANCHOR_STREAM, SAMPLE_STREAM, Report, engine_options, reduce_shard, shard_plan, summarize
 
 __all__ = ["diagnose_distributed", "shard_task"]
 
 log = logging.getLogger(__name__)
 
 
-def _embed_task(sampler, descriptor, seed, stream, j, n_j):
+def embed_task(sampler, descriptor, seed: int, stream: tuple, j: int, n_j: int) -> np.ndarray:
+    """(n_j, D) embeddings of shard j of a stream (runs on a worker)."""
     return embed_shard(sampler, descriptor, seed=seed, stream=stream, j=j, n=n_j)[1]
 
 
 def shard_task(sampler, descriptor, anchors, *, seed: int, j: int, n_j: int, offset: int, opts: dict) -> NeighborStats:
-    """Sample, embed and reduce shard j of C (runs on a worker)."""
-    e = embed_shard(sampler, descriptor, seed=seed, stream=SAMPLE_STREAM, j=j, n=n_j)[1]
+    """Sample, embed and reduce shard j of C against the (m, D) anchors (runs on a worker)."""
+    e = embed_task(sampler, descriptor, seed, SAMPLE_STREAM, j, n_j)
     return reduce_shard(anchors, e, offset=offset, **opts)
 
 
@@ -52,51 +54,51 @@ def diagnose_distributed(
     descriptor,
     *,
     client,
-    n_anchors: int,
-    n_samples: int,
-    seed: int = 0,
-    theta: float = 0.3,
-    r: float = 0.25,
-    top: int = 10,
-    form: str = "code",
-    grid=PAPER_GRID,
-    k: int = 8,
-    n_random: int = 5,
-    shard_size: int = 4096,
+    config: DiagnoseConfig | None = None,
     max_in_flight: int | None = None,
-    **engine_kwargs,
+    **overrides,
 ) -> Report:
     """:func:`bbcollapse.diagnose` with shards computed on a ``dask.distributed`` Client.
 
-    Parameters are those of :func:`bbcollapse.diagnose` (no ``store``: each worker
-    recomputes its shards), plus
-
+    Parameters
+    ----------
+    sampler, descriptor : as in :func:`bbcollapse.diagnose` (no ``store``: each worker recomputes its shards)
     client : dask.distributed.Client
+    config : DiagnoseConfig (n_anchors and n_samples required, here or as keywords)
     max_in_flight : shards submitted at once (default 2 per worker thread), which bounds
         the memory held by finished-but-unmerged NeighborStats.
+    overrides : DiagnoseConfig fields, then engine options, as in :func:`bbcollapse.diagnose`
+
+    Returns
+    -------
+    Report, equal to :func:`bbcollapse.diagnose`'s (similarity sums to rounding)
     """
     from dask.distributed import as_completed
 
-    config = check_config(n_anchors=n_anchors, n_samples=n_samples, seed=seed, theta=theta, r=r, top=top, form=form, grid=grid, k=k, shard_size=shard_size, n_random=n_random)
+    config, engine_kwargs = resolve_config(config, overrides)
+    config.require_sizes()
     t0 = time.perf_counter()
     sampler_f, descriptor_f = client.scatter([sampler, descriptor], broadcast=True, hash=False)
 
-    a_sizes = shard_sizes(n_anchors, shard_size)
-    a_futs = [client.submit(_embed_task, sampler_f, descriptor_f, config["seed"], ANCHOR_STREAM, j, n_j, pure=False) for j, n_j in enumerate(a_sizes)]
+    a_futs = [
+        client.submit(embed_task, sampler_f, descriptor_f, config.seed, ANCHOR_STREAM, j, n_j, pure=False)
+        for j, _, n_j in shard_plan(config.n_anchors, config.shard_size)
+    ]
     anchors = np.concatenate(client.gather(a_futs))
     del a_futs
     anchors_f = client.scatter(anchors, broadcast=True, hash=False)
 
-    opts = dict(r=config["r"], grid=np.asarray(config["grid"]), theta=config["theta"], k=config["k"], **engine_kwargs)
-    sizes = shard_sizes(n_samples, shard_size)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+    opts = engine_options(config, engine_kwargs)
     if max_in_flight is None:
         max_in_flight = 2 * max(1, sum(client.nthreads().values()))
-    todo = list(enumerate(sizes))[::-1]
+    todo = shard_plan(config.n_samples, config.shard_size)[::-1]
 
     def submit():
-        j, n_j = todo.pop()
-        return client.submit(shard_task, sampler_f, descriptor_f, anchors_f, seed=config["seed"], j=j, n_j=n_j, offset=offsets[j], opts=opts, pure=False)
+        j, offset, n_j = todo.pop()
+        return client.submit(
+            shard_task, sampler_f, descriptor_f, anchors_f, seed=config.seed, j=j, n_j=n_j, offset=offset, opts=opts,
+            pure=False,
+        )
 
     running = as_completed([submit() for _ in range(min(max_in_flight, len(todo)))])
     stats = None
@@ -106,6 +108,10 @@ def diagnose_distributed(
         stats = part if stats is None else stats.merge(part)
         if todo:
             running.add(submit())
-    if stats is None or stats.n_samples != n_samples:
-        raise RuntimeError(f"distributed run reduced {0 if stats is None else stats.n_samples} samples; expected {n_samples}")
-    return summarize(anchors=anchors, stats=stats, sampler_id=identity_of(sampler), descriptor_id=identity_of(descriptor), config=config, n_random=n_random, seconds=time.perf_counter() - t0)
+    if stats is None or stats.n_samples != config.n_samples:
+        got = 0 if stats is None else stats.n_samples
+        raise RuntimeError(f"distributed run reduced {got} samples; expected {config.n_samples}")
+    return summarize(
+        anchors=anchors, stats=stats, sampler_id=identity_of(sampler), descriptor_id=identity_of(descriptor),
+        config=config, seconds=time.perf_counter() - t0,
+    )
