@@ -6,11 +6,13 @@ HTTP 500, oversize response, timeout) must give a BlackBoxError that says what h
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import pickle
 import sys
+import subprocess
 import textwrap
 import threading
 import time
@@ -20,6 +22,8 @@ import numpy as np
 import pytest
 
 from bbcollapse.blackbox.adapters import (
+    BatchedDescriptor,
+    BatchedGenerator,
     CommandDescriptor,
     CommandGenerator,
     HttpDescriptor,
@@ -32,7 +36,7 @@ from bbcollapse.blackbox.adapters import (
     post_array,
     run_command,
 )
-from bbcollapse.blackbox import BlackBoxError, identity_of
+from bbcollapse.blackbox import BlackBoxError, file_sha256, identity_of
 
 W = np.random.default_rng(123).standard_normal((6, 4)).astype(np.float32)
 
@@ -54,6 +58,112 @@ W = np.random.default_rng(123).standard_normal((6, 4)).astype(np.float32)
 z = np.load(io.BytesIO(sys.stdin.buffer.read()), allow_pickle=False)
 buf = io.BytesIO(); np.save(buf, np.tanh(z @ W)); sys.stdout.buffer.write(buf.getvalue())
 """
+
+
+# -- the batching bases -------------------------------------------------------------
+class CountingGenerator(BatchedGenerator):
+    """A user's adapter: says only how to run one batch (here tanh(z @ W)) and records the batch sizes."""
+
+    label = "counting {kind} {}"
+    identity_format = "CountingGenerator(latent_dim={self.latent_dim})"
+
+    def __init__(self, batch_size):
+        self.calls = []
+        super().__init__(6, batch_size=batch_size, name="counter")
+
+    def run_batch(self, z):
+        self.calls.append(len(z))
+        return reference_generator(z)[: max(len(z) - (len(z) == 3), 1)]  # a batch of 3 comes back one row short
+
+
+class ScaledDescriptor(BatchedDescriptor):
+    """Returns its input times a per-row scale: row i of the whole input gets scale i + 1 (or 0 where asked)."""
+
+    identity_format = "ScaledDescriptor(normalize={self.normalize})"
+
+    def __init__(self, batch_size, normalize=True, zero_row=None):
+        self.zero_row, self.seen = zero_row, 0
+        super().__init__(batch_size=batch_size, normalize=normalize, name="scaled")
+
+    def run_batch(self, x):
+        scale = np.arange(self.seen, self.seen + len(x), dtype=np.float64)[:, None] + 1
+        if self.zero_row is not None and self.seen <= self.zero_row < self.seen + len(x):
+            scale[self.zero_row - self.seen] = 0
+        self.seen += len(x)
+        return x * scale
+
+
+def test_generator_base_batches_and_checks_each_batch():
+    gen = CountingGenerator(batch_size=8)
+    b = gen(11, 20)
+    assert gen.calls == [8, 8, 4]
+    np.testing.assert_array_equal(b.z, np.random.default_rng(11).standard_normal((20, 6)).astype(np.float32))
+    np.testing.assert_array_equal(b.x, reference_generator(b.z))
+    assert repr(gen) == identity_of(gen) == "CountingGenerator(latent_dim=6)"
+    with pytest.raises(BlackBoxError, match=r"counting generator counter returned an array of shape \(2, 4\); "
+                                            r"expected \(3, \.\.\.\) for a batch of 3"):
+        CountingGenerator(batch_size=8)(0, 19)  # 8 + 8 + 3: the last batch is short
+    for bad in (0, -1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+            CountingGenerator(batch_size=bad)
+
+
+def test_descriptor_base_normalises_rows_whatever_the_batching():
+    x = np.random.default_rng(2).standard_normal((23, 5)).astype(np.float32)
+    ref = x.astype(np.float64)  # each row's direction is that of x: the scales must cancel
+    ref = (ref / np.linalg.norm(ref, axis=1, keepdims=True)).astype(np.float32)
+    for batch_size in (1, 4, 23, 100):
+        e = ScaledDescriptor(batch_size)(x)
+        assert e.dtype == np.float32 and e.shape == (23, 5)
+        np.testing.assert_allclose(e, ref, rtol=0, atol=2e-7)
+    raw = ScaledDescriptor(4, normalize=False)(x)
+    np.testing.assert_allclose(raw, x * (np.arange(23)[:, None] + 1), rtol=1e-6)
+    with pytest.raises(BlackBoxError, match=r"descriptor scaled returned zero embeddings \(rows \[1\]\)"):
+        ScaledDescriptor(4, zero_row=9)(x)  # row 9 is row 1 of the third batch
+    with pytest.raises(BlackBoxError, match="NaN or inf"):
+        ScaledDescriptor(4)(np.full((3, 2), np.inf))
+
+
+def test_options_are_checked_when_the_adapter_is_built():
+    with pytest.raises(ValueError, match="fmt must be one of 'npy', 'json'; got 'xml'"):
+        HttpGenerator("http://127.0.0.1:1/x", latent_dim=2, fmt="xml")
+    with pytest.raises(ValueError, match="timeout must be a positive number; got 0"):
+        HttpDescriptor("http://127.0.0.1:1/x", timeout=0)
+    with pytest.raises(ValueError, match="retries must be an integer >= 0; got -1"):
+        HttpDescriptor("http://127.0.0.1:1/x", retries=-1)
+    with pytest.raises(ValueError, match="io_mode must be one of 'stdio', 'files'; got 'pipe'"):
+        CommandDescriptor([sys.executable], io_mode="pipe")
+    for bad in (float("nan"), -1, "soon", None):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            CommandGenerator([sys.executable], latent_dim=2, timeout=bad)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1; got 0"):
+        HttpGenerator("http://127.0.0.1:1/x", latent_dim=2, batch_size=0)
+
+
+def test_identities_are_the_strings_stores_recorded(tmp_path):
+    """Identity strings are hashed into store manifests: a changed format would orphan every existing store."""
+    script = write_script(tmp_path, "gen.py", GEN)
+    sha = hashlib.sha256(open(script, "rb").read()).hexdigest()[:16]
+    assert file_sha256(script)[:16] == sha
+    argv = [sys.executable, script]
+    files = {sys.executable: hashlib.sha256(open(sys.executable, "rb").read()).hexdigest()[:16], script: sha}
+    gen, desc = CommandGenerator(argv, latent_dim=6), CommandDescriptor(argv, normalize=False)
+    assert identity_of(gen) == f"CommandGenerator({argv!r}, files={files}, latent_dim=6)"
+    assert identity_of(desc) == f"CommandDescriptor({argv!r}, files={files}, normalize=False)"
+    no_file = CommandDescriptor(["no-such-program"])
+    assert identity_of(no_file) == "CommandDescriptor(['no-such-program'], normalize=True)"
+    url = "http://127.0.0.1:1/gen"
+    assert identity_of(HttpGenerator(url, 6, fmt="json")) == f"HttpGenerator({url}, latent_dim=6, fmt=json)"
+    assert identity_of(HttpDescriptor(url)) == f"HttpDescriptor({url}, fmt=npy, normalize=True)"
+    assert repr(HttpDescriptor(url)) == identity_of(HttpDescriptor(url))
+
+
+def test_importing_the_adapters_does_not_import_torch_or_onnxruntime():
+    code = ("import sys, bbcollapse.blackbox.adapters as a; a.CommandGenerator; "
+            "print(sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 # -- commands ------------------------------------------------------------------------
@@ -202,7 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if self.path == "/json":
             z = np.asarray(json.loads(body)["inputs"], dtype=np.float32)
-            return self._send(200, json.dumps({"outputs": reference_generator(z).tolist()}).encode(), "application/json")
+            body = json.dumps({"outputs": reference_generator(z).tolist()}).encode()
+            return self._send(200, body, "application/json")
         z = np.load(io.BytesIO(body), allow_pickle=False)
         buf = io.BytesIO()
         np.save(buf, reference_generator(z))
@@ -341,6 +452,34 @@ def test_torch_weights_from_safetensors_and_weights_only(tmp_path):
     np.testing.assert_allclose(e, ref / np.linalg.norm(ref, axis=1, keepdims=True), atol=1e-6)
 
 
+def test_torch_identity_and_batching(tmp_path):
+    m = tiny_generator()
+    h = hashlib.sha256()
+    for name, tensor in m.state_dict().items():  # the parameters' bytes in state-dict order
+        h.update(name.encode())
+        h.update(tensor.detach().numpy().astype("<f4").tobytes())
+    sha = h.hexdigest()[:16]
+    ident = identity_of(TorchGenerator(m, latent_dim=6))
+    assert ident == f"TorchGenerator(Sequential, latent_dim=6, weights_sha256={sha})"
+    assert identity_of(TorchDescriptor(m, normalize=False, name="enc")) == (
+        f"TorchDescriptor(enc, weights_sha256={sha}, normalize=False)"
+    )
+    # batches of 7: each batch is normalised on its own; the result equals normalising the whole
+    x = np.random.default_rng(4).standard_normal((30, 6)).astype(np.float32)
+    with torch.no_grad():
+        raw = np.concatenate([m(torch.from_numpy(x[i : i + 7])).numpy() for i in range(0, 30, 7)])
+    ref = (raw / np.linalg.norm(raw.astype(np.float64), axis=1, keepdims=True)).astype(np.float32)
+    np.testing.assert_array_equal(TorchDescriptor(m, batch_size=7)(x), ref)
+
+    class DropsARow(torch.nn.Module):
+        def forward(self, z):
+            return z[1:]
+
+    with pytest.raises(BlackBoxError, match=r"torch generator DropsARow returned an array of shape \(3, 6\); "
+                                            r"expected \(4, \.\.\.\) for a batch of 4"):
+        TorchGenerator(DropsARow(), latent_dim=6)(0, 4)
+
+
 class _Payload:
     """A pickle that creates a file when unpickled (what a malicious checkpoint could do)."""
 
@@ -385,8 +524,10 @@ def test_onnx_generator_exported_from_torch(tmp_path):
     # pickles without its session (Dask ships adapters to workers) and reopens it
     clone = pickle.loads(pickle.dumps(gen))
     np.testing.assert_array_equal(clone(0, 40).x, b.x)
-    assert identity_of(clone) == identity_of(gen) and "sha256=" in identity_of(gen)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    assert identity_of(clone) == identity_of(gen) == f"OnnxGenerator(gen.onnx, sha256={sha}, latent_dim=6)"
     desc = OnnxDescriptor(path)
+    assert identity_of(desc) == f"OnnxDescriptor(gen.onnx, sha256={sha}, normalize=True)"
     np.testing.assert_allclose(np.linalg.norm(desc(b.z), axis=1), 1, atol=1e-6)
     with pytest.raises(BlackBoxError, match="ONNX model gen.onnx failed"):
         desc(np.ones((3, 7), np.float32))  # wrong input width

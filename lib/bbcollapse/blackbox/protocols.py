@@ -34,6 +34,7 @@ __all__ = [
     "identity_of",
     "sample_batch",
     "describe_batch",
+    "file_sha256",
 ]
 
 
