@@ -14,6 +14,7 @@ Timings on a shared machine move with its load; the ratios are measured in one r
 
 Usage: ``python bench/bench_faces.py [smoke|default|paper]``; ``main(scale)`` returns a dict.
 """
+
 from __future__ import annotations
 
 import sys
@@ -123,9 +124,15 @@ def _print_table(res: dict):
         ("  speed-up torch / dlib", f"{res['net_speedup_torch_vs_dlib']:.2f}x"),
         ("network: torch port, 1 thread", f"{res['net_torch_1thread_faces_per_s']:.1f} faces/s"),
         ("  speed-up torch (1 thread) / dlib", f"{res['net_speedup_torch_1thread_vs_dlib']:.2f}x"),
-        ("  agreement (min / mean cosine)", f"1 - {1 - res['agreement_min_cosine']:.1e} / 1 - {1 - res['agreement_mean_cosine']:.1e}"),
+        (
+            "  agreement (min / mean cosine)",
+            f"1 - {1 - res['agreement_min_cosine']:.1e} / 1 - {1 - res['agreement_mean_cosine']:.1e}",
+        ),
         ("DCGAN sampling", f"{res['dcgan_faces_per_s']:.0f} faces/s"),
-        ("alignment, HOG + fixed-box fallback", f"{res['align_hog_faces_per_s']:.0f} faces/s (detected {res['hog_detected_fraction']:.2f})"),
+        (
+            "alignment, HOG + fixed-box fallback",
+            f"{res['align_hog_faces_per_s']:.0f} faces/s (detected {res['hog_detected_fraction']:.2f})",
+        ),
         ("alignment, fixed box", f"{res['align_fixed_faces_per_s']:.0f} faces/s"),
         ("end to end, torch port", f"{res['e2e_torch_faces_per_s']:.1f} faces/s"),
         ("end to end, torch port, 1 thread", f"{res['e2e_torch_1thread_faces_per_s']:.1f} faces/s"),

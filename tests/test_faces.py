@@ -3,6 +3,7 @@
 References are independent of the code under test: dlib's own network (C++), the
 wheel's own generator class, a loop transcription of dlib's ``tt::add`` and closed forms.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,8 @@ pytest.importorskip("gan_face_generate")
 
 from bbcollapse.distance import angular_distance  # noqa: E402
 from bbcollapse.subjects import faces  # noqa: E402
-from bbcollapse.subjects.dlib_resnet import _anet_kinds, _pad_add, load_dlib_resnet, model_path, read_dlib_net  # noqa: E402
+from bbcollapse.subjects.faces.dlib_resnet import _anet_kinds, _pad_add, load_dlib_resnet, model_path, read_dlib_net  # noqa: E402
+from bbcollapse.subjects.faces.generator import _weights_path  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_dcgan_matches_wheel_generator(gan):
     from gan_face_generate.models import Generator  # imports only torch
 
     ref = Generator(0, 3, 100, 64)
-    state = torch.load(faces._weights_path(), map_location="cpu", weights_only=True)["netG_state_dict"]
+    state = torch.load(_weights_path(), map_location="cpu", weights_only=True)["netG_state_dict"]
     ref.load_state_dict(state)
     ref.eval()
     z = gan.latents(5, 6)
@@ -51,7 +53,9 @@ def test_dcgan_matches_wheel_generator(gan):
     np.testing.assert_allclose(gan.generate(z, raw=True), expect, atol=1e-6)
     img = gan.generate(z)
     assert img.dtype == np.uint8 and img.shape == (6, 64, 64, 3)
-    np.testing.assert_array_equal(img, np.round((np.clip(expect, -1, 1) + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(
+        img, np.round((np.clip(expect, -1, 1) + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
+    )
 
 
 def test_dcgan_is_batch_invariant_and_seeded(gan):
@@ -99,7 +103,9 @@ def _dlib_add_reference(a, b):
     return out
 
 
-@pytest.mark.parametrize("sa,sb", [((2, 4, 3, 3), (2, 2, 4, 4)), ((1, 3, 2, 2), (1, 3, 2, 2)), ((1, 2, 1, 1), (1, 4, 2, 2))])
+@pytest.mark.parametrize(
+    "sa,sb", [((2, 4, 3, 3), (2, 2, 4, 4)), ((1, 3, 2, 2), (1, 3, 2, 2)), ((1, 2, 1, 1), (1, 4, 2, 2))]
+)
 def test_pad_add_matches_dlib_add(sa, sb, rng):
     a, b = rng.standard_normal(sa).astype(np.float32), rng.standard_normal(sb).astype(np.float32)
     got = _pad_add(torch.from_numpy(a), torch.from_numpy(b)).numpy()

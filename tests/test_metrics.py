@@ -1,4 +1,5 @@
 """Fréchet distance against the Gaussian closed form; PRDC on cases with known answers."""
+
 import numpy as np
 import pytest
 
@@ -28,13 +29,17 @@ def test_frechet_moments_match_closed_form(rng):
     for d in (1, 3, 16):
         mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
         s1, s2 = _random_spd(rng, d), _random_spd(rng, d)
-        assert frechet_distance_from_moments(mu1, s1, mu2, s2) == pytest.approx(_closed_form(mu1, s1, mu2, s2), rel=1e-8, abs=1e-10)
+        assert frechet_distance_from_moments(mu1, s1, mu2, s2) == pytest.approx(
+            _closed_form(mu1, s1, mu2, s2), rel=1e-8, abs=1e-10
+        )
 
 
 def test_frechet_diagonal_case_by_hand():
     # N(0, I) vs N(1, 4 I) in d = 5: ||mu||^2 = 5, Tr(I + 4I - 2*2I) = 5  ->  10
     d = 5
-    assert frechet_distance_from_moments(np.zeros(d), np.eye(d), np.ones(d), 4 * np.eye(d)) == pytest.approx(10.0, abs=1e-10)
+    assert frechet_distance_from_moments(np.zeros(d), np.eye(d), np.ones(d), 4 * np.eye(d)) == pytest.approx(
+        10.0, abs=1e-10
+    )
 
 
 def test_frechet_on_samples_converges_to_closed_form(rng):
@@ -118,7 +123,9 @@ def test_effnet_features_separate_image_families(effnet, rng):
     n = 12
     noise = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)
     t = np.linspace(0, 1, 32)
-    smooth = np.stack([np.stack([np.outer(t * c, t)[:, :] * 255 for c in col], -1) for col in rng.random((n, 3))]).astype(np.uint8)
+    smooth = np.stack(
+        [np.stack([np.outer(t * c, t)[:, :] * 255 for c in col], -1) for col in rng.random((n, 3))]
+    ).astype(np.uint8)
     fa, fb = effnet(noise), effnet(smooth)
     within = np.mean([np.linalg.norm(fa[i] - fa[j]) for i in range(n) for j in range(i)])
     between = np.mean([np.linalg.norm(fa[i] - fb[j]) for i in range(n) for j in range(n)])

@@ -16,6 +16,7 @@ Ground truth is computed *independently of the engine*, by float64 quadrature ov
 closed-form marginals: for ``t = <a, X>`` with X uniform on S^{D-1}, ``t`` has density
 ``prop. to (1 - t^2)^((D-3)/2)`` whose tail is a regularised incomplete beta function.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, special, stats
 
-from ..blackbox import Batch
 from .._validation import check_theta, check_unit_interval
-from ..distance import cos_threshold, similarity
+from ..blackbox import Batch
+from ..distance import cos_threshold, distance_from_cos, similarity
 
 __all__ = ["PlantedSphere", "sphere_tail", "uniform_sphere"]
 
@@ -118,11 +119,11 @@ class PlantedSphere:
         Triangle inequality on the sphere: d(a, x) >= d(a, mu) - spread.  A small margin
         keeps the shortcut exact under rounding.
         """
-        return np.arccos(np.clip(rho, -1, 1)) / np.pi - self.spread > radius + 1e-9
+        return distance_from_cos(rho) - self.spread > radius + 1e-9
 
     def _cluster_prob(self, rho, tau):
         """P(<a, X> >= tau | X in an identity with <a, mu> = rho)."""
-        if self._out_of_reach(rho, np.arccos(np.clip(tau, -1, 1)) / np.pi):
+        if self._out_of_reach(rho, distance_from_cos(tau)):
             return 0.0
         s_rho = np.sqrt(max(0.0, 1.0 - rho * rho))
 
@@ -154,11 +155,13 @@ class PlantedSphere:
         def inner(delta):
             c, s = np.cos(np.pi * delta), np.sin(np.pi * delta)
             if s * s_rho < 1e-12:
-                return float(similarity(np.arccos(np.clip(c * rho, -1, 1)) / np.pi, theta))
+                return float(similarity(distance_from_cos(c * rho), theta))
             lo = (tau - c * rho) / (s * s_rho)
             if lo >= 1:
                 return 0.0
-            f = lambda v: similarity(np.arccos(np.clip(c * rho + s * s_rho * v, -1, 1)) / np.pi, theta) * _coord_density(v, self.dim - 1)
+            f = lambda v: (
+                similarity(distance_from_cos(c * rho + s * s_rho * v), theta) * _coord_density(v, self.dim - 1)
+            )
             val, _ = integrate.quad(f, max(lo, -1.0), 1.0, limit=200, epsabs=1e-13, epsrel=1e-10)
             return val
 
@@ -170,7 +173,7 @@ class PlantedSphere:
         theta = check_theta(theta)
         a = np.asarray(anchor, dtype=np.float64)
         tau = float(np.cos(np.pi * theta))
-        f = lambda t: similarity(np.arccos(np.clip(t, -1, 1)) / np.pi, theta) * _coord_density(t, self.dim)
+        f = lambda t: similarity(distance_from_cos(t), theta) * _coord_density(t, self.dim)
         diffuse, _ = integrate.quad(f, tau, 1.0, limit=200, epsabs=1e-14, epsrel=1e-10)
         m = (1.0 - sum(self.masses)) * diffuse
         for w, mu in zip(self.masses, self.centres):

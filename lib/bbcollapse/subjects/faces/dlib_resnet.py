@@ -34,6 +34,7 @@ Weights are read from dlib's binary serialisation (no dlib code involved):
   outermost to the innermost, then each layer's details (``"con_4"``, ``"affine_"``,
   ...) and cached buffers from the innermost (the input layer) outwards.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -262,7 +263,7 @@ def read_dlib_net(path: str | None = None) -> DlibNet:
         raise ValueError(f"{path} is not dlib's face-recognition ResNet (anet_type) file: {exc}") from None
 
 
-def _parse(rd: "_Reader", path: str) -> DlibNet:
+def _parse(rd: _Reader, path: str) -> DlibNet:
     if rd.int() != 1:
         raise ValueError("unexpected add_loss_layer version")
     loss = rd.string()
@@ -313,7 +314,13 @@ def _fold(con: DlibLayer, aff: DlibLayer) -> nn.Conv2d:
     b = torch.from_numpy(con.params["bias"])
     g = torch.from_numpy(aff.params["gamma"])
     beta = torch.from_numpy(aff.params["beta"])
-    conv = nn.Conv2d(w.shape[1], w.shape[0], (con.params["nr"], con.params["nc"]), stride=con.params["stride"], padding=con.params["padding"])
+    conv = nn.Conv2d(
+        w.shape[1],
+        w.shape[0],
+        (con.params["nr"], con.params["nc"]),
+        stride=con.params["stride"],
+        padding=con.params["padding"],
+    )
     with torch.no_grad():
         conv.weight.copy_(w * g[:, None, None, None])
         conv.bias.copy_(b * g + beta)

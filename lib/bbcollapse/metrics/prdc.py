@@ -1,0 +1,64 @@
+"""Precision, recall, density and coverage (Naeem et al. 2020) on named features (a peer of MCCS).
+
+Not an equation of paper 000: PRDC compares a sample set with a reference set by k-NN balls in
+a feature space, and the book reports it beside MCCS on named features (the identity
+descriptor's embeddings, EfficientNet-lite0 ImageNet features).  The computation is the
+``prdc`` package's (:func:`prdc_scores`), with the reference as its "real" set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .features import check_features
+
+__all__ = ["PRDC", "prdc_scores"]
+
+
+@dataclass(frozen=True)
+class PRDC:
+    """Precision, recall, density and coverage (Naeem et al. 2020) with k neighbours."""
+
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    nearest_k: int
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def __repr__(self):
+        return (
+            f"PRDC(precision={self.precision:.4f}, recall={self.recall:.4f}, density={self.density:.4f}, "
+            f"coverage={self.coverage:.4f}, k={self.nearest_k})"
+        )
+
+
+def prdc_scores(*, reference, samples, nearest_k: int = 5) -> PRDC:
+    """PRDC of ``samples`` against ``reference`` (the ``prdc`` package; real = reference).
+
+    Parameters
+    ----------
+    reference : (n, d) features of the reference ("real") set
+    samples : (m, d) features of the generated ("fake") set
+    nearest_k : k of the k-NN balls (must be < n and < m)
+    """
+    import contextlib
+    import io
+
+    from prdc import compute_prdc
+
+    r, s = check_features(reference, "reference"), check_features(samples, "samples")
+    k = int(nearest_k)
+    if not (1 <= k < min(len(r), len(s))):
+        raise ValueError(f"nearest_k must be in [1, min(n, m) - 1] = [1, {min(len(r), len(s)) - 1}]; got {nearest_k}")
+    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its sizes
+        d = compute_prdc(real_features=r, fake_features=s, nearest_k=k)
+    return PRDC(
+        precision=float(d["precision"]),
+        recall=float(d["recall"]),
+        density=float(d["density"]),
+        coverage=float(d["coverage"]),
+        nearest_k=k,
+    )
