@@ -1,8 +1,59 @@
-"""Statistics over NeighborStats: MCCS (Eq. 7) and its population (Eq. 8), dense modes (Eq. 9),
-neighbour-function envelopes and tests, worst-case selection, bootstrap intervals and planning."""
-from .hypothesis import *  # noqa: F401,F403
-from .hypothesis import __all__ as _hypothesis_all
-from .mccs import *  # noqa: F401,F403
-from .mccs import __all__ as _mccs_all
+"""Statistics over neighbour counts and similarities (paper 000, section 3; seed 001, Algorithm 1).
 
-__all__ = [*_mccs_all, *_hypothesis_all]
+One module per concern, each importing only those before it:
+
+* ``mccs``: MCCS (Eq. 7) in its two forms and the population statistics (mu, sigma) (Eq. 8);
+* ``modes``: neighbour counts N(I', C, r), the worst case I_w (Eq. 9, the one tie rule) and
+  the distinct dense modes;
+* ``envelope``: neighbour curves, the paper's pointwise band and global envelope tests;
+* ``worst_case``: I_w with its curve and reference curves, null worlds, the selection-aware test;
+* ``bootstrap``: intervals for MCCS(I') and for (mu, sigma);
+* ``planning``: how many samples and anchors a target precision needs.
+"""
+
+from .bootstrap import BootstrapCI, PopulationCI, bootstrap_mccs, bootstrap_population, similarity_contributions
+from .envelope import (
+    GlobalEnvelopeTest,
+    PointwiseBand,
+    global_envelope_test,
+    min_reference_curves,
+    neighbor_curves,
+    pointwise_band,
+)
+from .mccs import MCCS_FORMS, Population, mccs, population
+from .modes import DenseModes, dense_modes, density_order, distinct_modes, neighbor_counts, worst_index
+from .planning import AnchorPlan, SamplePlan, anchors_needed, mccs_standard_error, samples_needed
+from .worst_case import WorstCase, null_worst_case_curves, worst_case_curves, worst_case_test
+
+__all__ = [
+    "AnchorPlan",
+    "BootstrapCI",
+    "DenseModes",
+    "GlobalEnvelopeTest",
+    "MCCS_FORMS",
+    "PointwiseBand",
+    "Population",
+    "PopulationCI",
+    "SamplePlan",
+    "WorstCase",
+    "anchors_needed",
+    "bootstrap_mccs",
+    "bootstrap_population",
+    "dense_modes",
+    "density_order",
+    "distinct_modes",
+    "global_envelope_test",
+    "mccs",
+    "mccs_standard_error",
+    "min_reference_curves",
+    "neighbor_counts",
+    "neighbor_curves",
+    "null_worst_case_curves",
+    "pointwise_band",
+    "population",
+    "samples_needed",
+    "similarity_contributions",
+    "worst_case_curves",
+    "worst_case_test",
+    "worst_index",
+]

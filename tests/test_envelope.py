@@ -1,4 +1,6 @@
-"""Tests of bbcollapse.hypothesis against hand-worked examples, closed forms and simulation."""
+"""Neighbour curves, the pointwise band and global envelope tests (stats.envelope), against hand-worked
+examples, brute force and simulated levels."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,6 +60,7 @@ def test_mad_hand_example():
     assert t.p_value == pytest.approx(0.25) and t.reject
     # critical u = 2nd largest T = 0.39 -> upper envelope 1.5 + 0.5 = 2.0
     np.testing.assert_allclose(t.hi, [2.0])
+
 
 def test_mad_extreme_curve_has_smallest_p_and_leaves_envelope_iff_rejected():
     rng = np.random.default_rng(1)
@@ -136,7 +139,7 @@ def test_bad_input_is_named():
         bb.pointwise_band(bad)
     with pytest.raises(ValueError, match="kind must be"):
         bb.global_envelope_test(np.arange(5), ref, kind="rank")
-    with pytest.raises(ValueError, match="alpha must be"):
+    with pytest.raises(ValueError, match=r"alpha must lie in \(0, 1\)"):
         bb.global_envelope_test(np.arange(5), ref, alpha=1.5)
     with pytest.raises(ValueError, match="non-negative"):
         bb.global_envelope_test(np.arange(5) - 10.0, ref - 10.0, kind="mad", transform="log")
@@ -145,9 +148,6 @@ def test_bad_input_is_named():
     bb.global_envelope_test([0, 2, 1, 3, 4], ref, monotone=False)
 
 
-# ---------------------------------------------------------------------------------
-# curves, selection and the selection-aware test
-# ---------------------------------------------------------------------------------
 def test_neighbor_curves_match_brute_force():
     world = PlantedSphere(dim=8, masses=(0.2,), spread=0.1, centres_seed=3)
     a = world(1, 20).x
@@ -163,99 +163,3 @@ def test_neighbor_curves_match_brute_force():
     assert np.abs(got - brute).max() <= 1
     with pytest.raises(ValueError, match="grid must be strictly increasing"):
         bb.neighbor_curves(a, c, grid=[0.2, 0.1])
-
-
-def test_worst_case_calibrated_by_null_worlds():
-    # Selection on the same samples as the curves (paper 000 / the authors' code): in a world
-    # with no collapse the naive test against random anchors rejects far too often, while the
-    # selection-aware test (null worlds' worst cases) keeps its level; planted collapse is found.
-    dim, m, n, r = 10, 80, 800, 0.25
-    null = PlantedSphere(dim=dim, masses=())
-    bank = bb.null_worst_case_curves(null, n_anchors=m, n_samples=n, n_worlds=59, r=r, selection="samples", seed=7)
-    assert bank.shape == (59, len(bb.PAPER_GRID))
-    naive = calibrated = power = 0
-    reps = 40
-    for i in range(reps):
-        wc = bb.worst_case_curves(null(100 + 2 * i, m).x, null(101 + 2 * i, n).x, r=r, n_ref=59, selection="samples")
-        naive += bb.global_envelope_test(wc.curve, wc.ref_curves, kind="erl", alternative="greater").reject
-        calibrated += bb.worst_case_test(wc, bank, kind="erl").reject
-        world = PlantedSphere(dim=dim, masses=(0.05,), spread=0.12, centres_seed=i)
-        wc = bb.worst_case_curves(world(200 + 2 * i, m).x, world(201 + 2 * i, n).x, r=r, selection="samples")
-        power += bb.worst_case_test(wc, bank, kind="erl").reject
-    assert naive / reps >= 0.5, naive
-    assert calibrated / reps <= 0.15, calibrated
-    assert power / reps >= 0.8, power
-
-
-# ---------------------------------------------------------------------------------
-# bootstrap and sample size, against the planted truth
-# ---------------------------------------------------------------------------------
-THETA = 0.3
-
-
-def test_similarity_contributions_match_engine():
-    world = PlantedSphere(dim=12, masses=(0.1,), spread=0.12, centres_seed=0)
-    c = world(5, 3000).x
-    anchor = world.centres[0].astype(np.float32)
-    anchor /= np.linalg.norm(anchor)
-    s = bb.similarity_contributions(anchor, c, THETA)
-    st = bb.neighbor_stats(anchors=anchor[None], samples=c, theta=THETA)
-    assert s.mean() == pytest.approx(float(st.mean_similarity[0]), rel=1e-9)
-    s2 = bb.similarity_contributions(anchor, [c[:1000], c[1000:]], THETA)  # shards
-    np.testing.assert_array_equal(s, s2)
-
-
-def test_multinomial_bootstrap_matches_closed_form_moments():
-    # The bootstrap distribution of a mean has E* = mean and Var* = mean((v - vbar)^2) / n exactly.
-    from bbcollapse.stats.hypothesis import _bootstrap_means
-
-    rng = np.random.default_rng(3)
-    v = np.where(rng.random(500) < 0.1, rng.random(500), 0.0)
-    means = _bootstrap_means(v, 40000, np.random.default_rng(4))
-    assert means.mean() == pytest.approx(v.mean(), rel=0.01)
-    assert means.var() == pytest.approx(np.mean((v - v.mean()) ** 2) / v.size, rel=0.05)
-
-
-def test_bootstrap_mccs_covers_planted_truth():
-    world = PlantedSphere(dim=12, masses=(0.05,), spread=0.12, centres_seed=1)
-    anchor = world.centres[0]
-    truth = bb.mccs(world.mean_similarity(anchor, THETA))
-    reps, hits = 120, 0
-    for i in range(reps):
-        ci = bb.bootstrap_mccs(anchor, world(1000 + i, 2000).x, theta=THETA, n_boot=400, seed=i)
-        hits += ci.covers(truth)
-    assert 0.88 <= hits / reps <= 0.995, hits / reps
-
-
-def test_bootstrap_population_covers_known_mu_sigma():
-    rng = np.random.default_rng(5)
-    hits_mu = hits_sigma = 0
-    reps = 150
-    for i in range(reps):
-        v = rng.normal(0.4, 0.06, size=200)
-        ci = bb.bootstrap_population(v, n_boot=400, seed=i)
-        hits_mu += ci.mu.covers(0.4)
-        hits_sigma += ci.sigma.covers(0.06)
-    assert 0.88 <= hits_mu / reps <= 0.99 and 0.85 <= hits_sigma / reps <= 0.99, (hits_mu, hits_sigma)
-
-
-def test_samples_needed_meets_requested_precision():
-    world = PlantedSphere(dim=12, masses=(0.05,), spread=0.12, centres_seed=2)
-    anchor = world.centres[0]
-    truth = bb.mccs(world.mean_similarity(anchor, THETA))
-    plan = bb.samples_needed(bb.similarity_contributions(anchor, world(1, 2000).x, THETA), half_width=0.02)
-    within = np.mean(
-        [abs(bb.mccs(bb.similarity_contributions(anchor, world(100 + i, plan.n_samples).x, THETA).mean()) - truth) <= 0.02 for i in range(150)]
-    )
-    assert 0.88 <= within <= 0.995, (plan, within)
-
-
-def test_anchors_needed_closed_form():
-    v = np.array([0.3, 0.4, 0.5, 0.4])  # sigma = sqrt(0.02/3), m4 = 0.0002/4
-    plan = bb.anchors_needed(v, mu_half_width=0.01, sigma_half_width=0.01, level=0.95)
-    z = 1.959963984540054
-    sigma2 = 0.02 / 3
-    assert plan.n_anchors_mu == int(np.ceil(z * z * sigma2 / 0.01**2))
-    assert plan.n_anchors_sigma == int(np.ceil(z * z * (0.0002 / 4 - sigma2**2) / (4 * sigma2 * 0.01**2)))
-    with pytest.raises(ValueError, match="mu_half_width and/or sigma_half_width"):
-        bb.anchors_needed(v)

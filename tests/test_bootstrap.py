@@ -1,0 +1,56 @@
+"""Bootstrap intervals (stats.bootstrap) against closed-form moments and planted truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bbcollapse as bb
+from bbcollapse.stats.bootstrap import _bootstrap_means
+from bbcollapse.subjects.synthetic import PlantedSphere
+
+THETA = 0.3
+
+
+def test_similarity_contributions_match_engine():
+    world = PlantedSphere(dim=12, masses=(0.1,), spread=0.12, centres_seed=0)
+    c = world(5, 3000).x
+    anchor = world.centres[0].astype(np.float32)
+    anchor /= np.linalg.norm(anchor)
+    s = bb.similarity_contributions(anchor, c, THETA)
+    st = bb.neighbor_stats(anchors=anchor[None], samples=c, theta=THETA)
+    assert s.mean() == pytest.approx(float(st.mean_similarity[0]), rel=1e-9)
+    s2 = bb.similarity_contributions(anchor, [c[:1000], c[1000:]], THETA)  # shards
+    np.testing.assert_array_equal(s, s2)
+
+
+def test_multinomial_bootstrap_matches_closed_form_moments():
+    # The bootstrap distribution of a mean has E* = mean and Var* = mean((v - vbar)^2) / n exactly.
+    rng = np.random.default_rng(3)
+    v = np.where(rng.random(500) < 0.1, rng.random(500), 0.0)
+    means = _bootstrap_means(v, 40000, np.random.default_rng(4))
+    assert means.mean() == pytest.approx(v.mean(), rel=0.01)
+    assert means.var() == pytest.approx(np.mean((v - v.mean()) ** 2) / v.size, rel=0.05)
+
+
+def test_bootstrap_mccs_covers_planted_truth():
+    world = PlantedSphere(dim=12, masses=(0.05,), spread=0.12, centres_seed=1)
+    anchor = world.centres[0]
+    truth = bb.mccs(world.mean_similarity(anchor, THETA))
+    reps, hits = 120, 0
+    for i in range(reps):
+        ci = bb.bootstrap_mccs(anchor, world(1000 + i, 2000).x, theta=THETA, n_boot=400, seed=i)
+        hits += ci.covers(truth)
+    assert 0.88 <= hits / reps <= 0.995, hits / reps
+
+
+def test_bootstrap_population_covers_known_mu_sigma():
+    rng = np.random.default_rng(5)
+    hits_mu = hits_sigma = 0
+    reps = 150
+    for i in range(reps):
+        v = rng.normal(0.4, 0.06, size=200)
+        ci = bb.bootstrap_population(v, n_boot=400, seed=i)
+        hits_mu += ci.mu.covers(0.4)
+        hits_sigma += ci.sigma.covers(0.06)
+    assert 0.88 <= hits_mu / reps <= 0.99 and 0.85 <= hits_sigma / reps <= 0.99, (hits_mu, hits_sigma)
