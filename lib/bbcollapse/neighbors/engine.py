@@ -4,7 +4,7 @@ One GEMM per tile gives the cosines between a block of anchors and a chunk of
 samples; every statistic the paper needs is reduced from that tile before it
 is dropped:
 
-* ``counts``  - #{c in C : d(a, c) <= r} for each radius r   (Eq. 5, N(I', C, r))
+* ``counts``  - #{c in C : d(a, c) <= r} for each radius r   (N(I', C, r), the count inside Eq. 9)
 * ``curve``   - the same cumulative counts on a distance grid (the neighbour function)
 * ``ssum``    - sum_c s(d(a, c)) for the similarity kernel of width theta (Eq. 6-7)
 * ``topk_*``  - the k nearest samples (distance and global index)

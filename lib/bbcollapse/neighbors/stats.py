@@ -1,6 +1,6 @@
 """Per-anchor neighbour statistics and how they merge: the engine's output type (a numpy-only leaf).
 
-``counts`` is Eq. 5 of the paper, N(I', C, r), for each radius; ``curve`` the same count on
+``counts`` is N(I', C, r), the neighbour count inside Eq. 9 of paper 000 (Eq. 2 of paper 001), for each radius; ``curve`` the same count on
 a distance grid (the neighbour function of Sec. 3.3); ``ssum`` the sum of the similarity
 kernel of Eq. 6 (the argument of MCCS, Eq. 7); ``topk_*`` the k nearest samples.
 Statistics over disjoint sample shards add up and top-k lists merge, which is what makes
