@@ -4,6 +4,7 @@ Commands run as real subprocesses and HTTP goes to a real server on 127.0.0.1 th
 test starts and stops; each failure mode (hang, garbage, wrong shape, non-zero exit,
 HTTP 500, oversize response, timeout) must give a BlackBoxError that says what happened.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,8 @@ import io
 import json
 import os
 import pickle
-import sys
 import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
+from bbcollapse.blackbox import BlackBoxError, file_sha256, identity_of
 from bbcollapse.blackbox.adapters import (
     BatchedDescriptor,
     BatchedGenerator,
@@ -36,7 +38,6 @@ from bbcollapse.blackbox.adapters import (
     post_array,
     run_command,
 )
-from bbcollapse.blackbox import BlackBoxError, file_sha256, identity_of
 
 W = np.random.default_rng(123).standard_normal((6, 4)).astype(np.float32)
 
@@ -100,8 +101,11 @@ def test_generator_base_batches_and_checks_each_batch():
     np.testing.assert_array_equal(b.z, np.random.default_rng(11).standard_normal((20, 6)).astype(np.float32))
     np.testing.assert_array_equal(b.x, reference_generator(b.z))
     assert repr(gen) == identity_of(gen) == "CountingGenerator(latent_dim=6)"
-    with pytest.raises(BlackBoxError, match=r"counting generator counter returned an array of shape \(2, 4\); "
-                                            r"expected \(3, \.\.\.\) for a batch of 3"):
+    with pytest.raises(
+        BlackBoxError,
+        match=r"counting generator counter returned an array of shape \(2, 4\); "
+        r"expected \(3, \.\.\.\) for a batch of 3",
+    ):
         CountingGenerator(batch_size=8)(0, 19)  # 8 + 8 + 3: the last batch is short
     for bad in (0, -1, 2.5, True, "8"):
         with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
@@ -138,6 +142,8 @@ def test_options_are_checked_when_the_adapter_is_built():
             CommandGenerator([sys.executable], latent_dim=2, timeout=bad)
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1; got 0"):
         HttpGenerator("http://127.0.0.1:1/x", latent_dim=2, batch_size=0)
+    with pytest.raises(TypeError, match=r"unexpected HTTP options \['time_out'\]"):
+        HttpDescriptor("http://127.0.0.1:1/x", time_out=5)
 
 
 def test_identities_are_the_strings_stores_recorded(tmp_path):
@@ -159,8 +165,10 @@ def test_identities_are_the_strings_stores_recorded(tmp_path):
 
 
 def test_importing_the_adapters_does_not_import_torch_or_onnxruntime():
-    code = ("import sys, bbcollapse.blackbox.adapters as a; a.CommandGenerator; "
-            "print(sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules))")
+    code = (
+        "import sys, bbcollapse.blackbox.adapters as a; a.CommandGenerator; "
+        "print(sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -192,11 +200,15 @@ def test_identities_change_with_the_program_and_the_weights(tmp_path):
 
 
 def test_command_files_mode(tmp_path):
-    script = write_script(tmp_path, "genf.py", """
+    script = write_script(
+        tmp_path,
+        "genf.py",
+        """
         import sys, numpy as np
         W = np.random.default_rng(123).standard_normal((6, 4)).astype(np.float32)
         np.save(sys.argv[2], np.tanh(np.load(sys.argv[1]) @ W))
-    """)
+    """,
+    )
     z = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
     out = run_command([sys.executable, script, "{input}", "{output}"], z, io_mode="files", timeout=30)
     np.testing.assert_allclose(out, reference_generator(z), atol=1e-6)
@@ -204,11 +216,15 @@ def test_command_files_mode(tmp_path):
 
 def test_command_argv_is_never_a_shell(tmp_path):
     marker = tmp_path / "pwned"
-    script = write_script(tmp_path, "echo.py", """
+    script = write_script(
+        tmp_path,
+        "echo.py",
+        """
         import sys, io, numpy as np
         np.load(io.BytesIO(sys.stdin.buffer.read()))
         buf = io.BytesIO(); np.save(buf, np.array([[float(len(sys.argv[1]))]])); sys.stdout.buffer.write(buf.getvalue())
-    """)
+    """,
+    )
     evil = f"$(touch {marker}); touch {marker}"
     out = run_command([sys.executable, script, evil], np.zeros((1, 1)), timeout=30)
     assert out[0, 0] == len(evil)  # the argument arrived verbatim
@@ -219,12 +235,16 @@ def test_command_argv_is_never_a_shell(tmp_path):
 
 def test_command_that_hangs_is_killed_at_the_timeout(tmp_path):
     pidfile = tmp_path / "pid"
-    script = write_script(tmp_path, "hang.py", f"""
+    script = write_script(
+        tmp_path,
+        "hang.py",
+        f"""
         import os, sys, time
         open({str(pidfile)!r}, "w").write(str(os.getpid()))
         sys.stderr.write("starting to hang\\n"); sys.stderr.flush()
         time.sleep(120)
-    """)
+    """,
+    )
     gen = CommandGenerator([sys.executable, script], latent_dim=6, timeout=2.0)
     t0 = time.monotonic()
     with pytest.raises(BlackBoxError, match="timed out after 2 s") as err:
@@ -237,24 +257,32 @@ def test_command_that_hangs_is_killed_at_the_timeout(tmp_path):
 
 
 def test_command_that_prints_garbage(tmp_path):
-    script = write_script(tmp_path, "garbage.py", """
+    script = write_script(
+        tmp_path,
+        "garbage.py",
+        """
         import sys
         sys.stdin.buffer.read()
         print("hello, I am not an array")
         sys.stderr.write("garbage-marker\\n")
-    """)
+    """,
+    )
     with pytest.raises(BlackBoxError, match="malformed output") as err:
         CommandGenerator([sys.executable, script], latent_dim=6, timeout=30)(0, 4)
     assert "hello, I am not" in str(err.value) and "garbage-marker" in str(err.value)
 
 
 def test_command_pickle_output_is_refused(tmp_path):
-    script = write_script(tmp_path, "objarr.py", """
+    script = write_script(
+        tmp_path,
+        "objarr.py",
+        """
         import sys, io, numpy as np
         sys.stdin.buffer.read()
         buf = io.BytesIO(); np.save(buf, np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
         sys.stdout.buffer.write(buf.getvalue())
-    """)
+    """,
+    )
     with pytest.raises(BlackBoxError, match="malformed output"):
         CommandGenerator([sys.executable, script], latent_dim=6, timeout=30)(0, 4)
 
@@ -270,11 +298,15 @@ def test_command_with_the_wrong_shape(tmp_path):
 
 
 def test_command_nonzero_exit_quotes_stderr(tmp_path):
-    script = write_script(tmp_path, "boom.py", """
+    script = write_script(
+        tmp_path,
+        "boom.py",
+        """
         import sys
         sys.stderr.write("line 1\\n" * 3000 + "boom-marker: CUDA out of memory\\n")
         sys.exit(3)
-    """)
+    """,
+    )
     with pytest.raises(BlackBoxError, match="exited with status 3") as err:
         CommandGenerator([sys.executable, script], latent_dim=6, timeout=30)(0, 4)
     msg = str(err.value)
@@ -475,8 +507,11 @@ def test_torch_identity_and_batching(tmp_path):
         def forward(self, z):
             return z[1:]
 
-    with pytest.raises(BlackBoxError, match=r"torch generator DropsARow returned an array of shape \(3, 6\); "
-                                            r"expected \(4, \.\.\.\) for a batch of 4"):
+    with pytest.raises(
+        BlackBoxError,
+        match=r"torch generator DropsARow returned an array of shape \(3, 6\); "
+        r"expected \(4, \.\.\.\) for a batch of 4",
+    ):
         TorchGenerator(DropsARow(), latent_dim=6)(0, 4)
 
 
@@ -512,8 +547,13 @@ def test_onnx_generator_exported_from_torch(tmp_path):
     model = tiny_generator().eval()
     path = tmp_path / "gen.onnx"
     torch.onnx.export(
-        model, (torch.zeros(2, 6),), str(path), input_names=["z"], output_names=["x"],
-        dynamic_axes={"z": {0: "n"}, "x": {0: "n"}}, dynamo=False,
+        model,
+        (torch.zeros(2, 6),),
+        str(path),
+        input_names=["z"],
+        output_names=["x"],
+        dynamic_axes={"z": {0: "n"}, "x": {0: "n"}},
+        dynamo=False,
     )
     gen = OnnxGenerator(path, batch_size=16)
     assert gen.latent_dim == 6  # inferred from the model's input

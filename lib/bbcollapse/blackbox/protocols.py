@@ -13,12 +13,14 @@ Plain Python callables serve as either.  Seeds are derived per shard with
 Adapters for torch modules, ONNX files, external commands and HTTP endpoints are in
 :mod:`bbcollapse.blackbox.adapters`.
 """
+
 from __future__ import annotations
 
 import hashlib
 import inspect
 import re
-from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 

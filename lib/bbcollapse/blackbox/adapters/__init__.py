@@ -24,6 +24,7 @@ raises :class:`~bbcollapse.blackbox.BlackBoxError` with a message that names the
 or URL and quotes the tail of its stderr or response body.  torch and onnxruntime are
 imported on first use.
 """
+
 from .base import BatchedDescriptor, BatchedGenerator
 from .command import CommandDescriptor, CommandGenerator, run_command
 from .http import HttpDescriptor, HttpGenerator, post_array

@@ -7,9 +7,11 @@ input into batches of ``batch_size`` rows, checking that every batch comes back 
 numeric row per input row, and, for descriptors, finite rows L2-normalised to unit vectors
 (the embeddings on which the angular distance of Eqs. 3-4 of paper 000 is defined).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

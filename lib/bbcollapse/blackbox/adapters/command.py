@@ -7,13 +7,14 @@ argv.  The identity recorded in a store holds argv and the SHA-256 of every argu
 that names a file (the script), so that a changed program is noticed.  Implements no
 equation of paper 000.
 """
+
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import tempfile
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -178,7 +179,13 @@ class CommandGenerator(_Command, BatchedGenerator):
     identity_format = "CommandGenerator({self.argv_identity}, latent_dim={self.latent_dim})"
 
     def __init__(
-        self, argv: Sequence[str], latent_dim: int, *, timeout: float = 300.0, io_mode="stdio", batch_size=1024,
+        self,
+        argv: Sequence[str],
+        latent_dim: int,
+        *,
+        timeout: float = 300.0,
+        io_mode="stdio",
+        batch_size=1024,
         env=None,
     ):
         name = self._bind(argv, timeout, io_mode, env)
@@ -196,7 +203,13 @@ class CommandDescriptor(_Command, BatchedDescriptor):
     identity_format = "CommandDescriptor({self.argv_identity}, normalize={self.normalize})"
 
     def __init__(
-        self, argv: Sequence[str], *, timeout: float = 300.0, io_mode="stdio", batch_size=1024, normalize=True,
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float = 300.0,
+        io_mode="stdio",
+        batch_size=1024,
+        normalize=True,
         env=None,
     ):
         name = self._bind(argv, timeout, io_mode, env)

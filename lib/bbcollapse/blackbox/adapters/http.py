@@ -6,9 +6,11 @@ maximum response size.  Only http:// and https:// are spoken, even after a redir
 The identity recorded in a store is the URL and the format.  Implements no equation of
 paper 000.
 """
+
 from __future__ import annotations
 
 import http.client
+import inspect
 import json
 import logging
 import socket
@@ -23,7 +25,7 @@ from ..protocols import BlackBoxError
 from .base import BatchedDescriptor, BatchedGenerator
 from .wire import load_npy, npy_bytes
 
-__all__ = ["FORMATS", "HttpDescriptor", "HttpGenerator", "post_array"]
+__all__ = ["FORMATS", "POST_OPTIONS", "HttpDescriptor", "HttpGenerator", "post_array"]
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ def post_array(
             last = f"HTTP {exc.code} {exc.reason}" + (f": {detail[-500:]}" if detail else "")
             if exc.code not in _RETRY_STATUS:
                 raise BlackBoxError(f"{who} failed: {last}") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             last = f"no response within timeout={timeout:g} s"
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
@@ -157,18 +159,29 @@ def post_array(
     raise BlackBoxError(f"{who} failed after {retries + 1} attempts; last error: {last}")
 
 
+#: The options of :func:`post_array` that the HTTP adapters forward, with its defaults (read from
+#: its signature, so that each default is written once).
+POST_OPTIONS: dict = {
+    p.name: p.default for p in inspect.signature(post_array).parameters.values() if p.kind is p.KEYWORD_ONLY
+}
+
+
 class _Endpoint:
     """The HTTP half shared by the generator and the descriptor: the URL and the options of :func:`post_array`."""
 
     label = "POST {}"
 
-    def _bind(self, url, fmt, timeout, retries, backoff, max_bytes, headers) -> str:
-        """Check and keep the endpoint's settings; returns its name (the URL)."""
+    def _bind(self, url, options: dict) -> str:
+        """Check and keep the endpoint's URL and :data:`POST_OPTIONS`; returns its name (the URL)."""
         self.url = _check_url(url)
-        self.opts = dict(
-            fmt=check_option(fmt, FORMATS, "fmt"), timeout=check_positive(timeout, "timeout"),
-            retries=check_int(retries, "retries", minimum=0), backoff=backoff, max_bytes=max_bytes, headers=headers,
-        )
+        unknown = sorted(set(options) - set(POST_OPTIONS))
+        if unknown:
+            raise TypeError(f"unexpected HTTP options {unknown}; the options are {list(POST_OPTIONS)} (see post_array)")
+        opts = {**POST_OPTIONS, **options}
+        opts["fmt"] = check_option(opts["fmt"], FORMATS, "fmt")
+        opts["timeout"] = check_positive(opts["timeout"], "timeout")
+        opts["retries"] = check_int(opts["retries"], "retries", minimum=0)
+        self.opts = opts
         return url
 
     def run_batch(self, data: np.ndarray) -> np.ndarray:
@@ -183,18 +196,16 @@ class HttpGenerator(_Endpoint, BatchedGenerator):
     ----------
     url : the endpoint (http:// or https://)
     latent_dim : L
-    fmt, timeout, retries, backoff, max_bytes, headers : see :func:`post_array` (the wire
-        format and the failure handling)
     batch_size : latents per request
+    **options : ``fmt`` ("npy" or "json"), ``timeout``, ``retries``, ``backoff``,
+        ``max_bytes``, ``headers``: as for :func:`post_array` (the wire format and the
+        failure handling), with its defaults; checked here
     """
 
     identity_format = "HttpGenerator({self.url}, latent_dim={self.latent_dim}, fmt={self.opts[fmt]})"
 
-    def __init__(
-        self, url: str, latent_dim: int, *, fmt="npy", timeout=60.0, retries=3, backoff=0.5, max_bytes=256 * 2**20,
-        batch_size=512, headers=None,
-    ):
-        name = self._bind(url, fmt, timeout, retries, backoff, max_bytes, headers)
+    def __init__(self, url: str, latent_dim: int, *, batch_size: int = 512, **options):
+        name = self._bind(url, options)
         super().__init__(latent_dim, batch_size=batch_size, name=name)
 
 
@@ -207,9 +218,6 @@ class HttpDescriptor(_Endpoint, BatchedDescriptor):
 
     identity_format = "HttpDescriptor({self.url}, fmt={self.opts[fmt]}, normalize={self.normalize})"
 
-    def __init__(
-        self, url: str, *, fmt="npy", timeout=60.0, retries=3, backoff=0.5, max_bytes=256 * 2**20, batch_size=512,
-        normalize=True, headers=None,
-    ):
-        name = self._bind(url, fmt, timeout, retries, backoff, max_bytes, headers)
+    def __init__(self, url: str, *, batch_size: int = 512, normalize: bool = True, **options):
+        name = self._bind(url, options)
         super().__init__(batch_size=batch_size, normalize=normalize, name=name)

@@ -5,6 +5,7 @@ travels to Dask workers and reopens its file there.  The identity recorded in a 
 holds the file's SHA-256.  onnxruntime is imported on first use.  Implements no equation
 of paper 000.
 """
+
 from __future__ import annotations
 
 import os
@@ -100,7 +101,13 @@ class OnnxGenerator(_OnnxFile, BatchedGenerator):
     identity_format = "OnnxGenerator({self.name}, sha256={self.model.sha}, latent_dim={self.latent_dim})"
 
     def __init__(
-        self, path, *, latent_dim: int | None = None, input_name=None, output_name=None, batch_size=512,
+        self,
+        path,
+        *,
+        latent_dim: int | None = None,
+        input_name=None,
+        output_name=None,
+        batch_size=512,
         providers=None,
     ):
         name = self._bind(path, input_name, output_name, providers)

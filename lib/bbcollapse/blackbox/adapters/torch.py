@@ -6,6 +6,7 @@ identity recorded in a store holds a hash of the module's parameters, so that it
 when the weights do.  torch is imported on first use, so that importing the adapters
 stays light.  Implements no equation of paper 000.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -116,7 +117,14 @@ class TorchGenerator(_TorchModule, BatchedGenerator):
     identity_format = "TorchGenerator({self.name}, latent_dim={self.latent_dim}, weights_sha256={self.weights_sha})"
 
     def __init__(
-        self, module, latent_dim: int, *, weights=None, unsafe_allow_pickle=False, device="cpu", batch_size=512,
+        self,
+        module,
+        latent_dim: int,
+        *,
+        weights=None,
+        unsafe_allow_pickle=False,
+        device="cpu",
+        batch_size=512,
         name=None,
     ):
         name = self._bind(module, weights, unsafe_allow_pickle, device, name)
@@ -137,7 +145,14 @@ class TorchDescriptor(_TorchModule, BatchedDescriptor):
     identity_format = "TorchDescriptor({self.name}, weights_sha256={self.weights_sha}, normalize={self.normalize})"
 
     def __init__(
-        self, module, *, weights=None, unsafe_allow_pickle=False, device="cpu", batch_size=512, normalize=True,
+        self,
+        module,
+        *,
+        weights=None,
+        unsafe_allow_pickle=False,
+        device="cpu",
+        batch_size=512,
+        normalize=True,
         name=None,
     ):
         name = self._bind(module, weights, unsafe_allow_pickle, device, name)

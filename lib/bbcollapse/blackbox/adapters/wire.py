@@ -4,6 +4,7 @@ A batch travels as ``.npy`` bytes, never as a pickle, so that a black box can an
 numbers only and never with code.  Implements no equation of paper 000; it is plumbing
 shared by :mod:`.command` and :mod:`.http`.
 """
+
 from __future__ import annotations
 
 import io
