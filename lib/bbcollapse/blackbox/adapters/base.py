@@ -90,7 +90,7 @@ class Adapter:
 
     kind = "black box"
     label = "{kind} {}"
-    identity_format = "{self.name}"
+    identity_format = "{self.__class__.__qualname__}({self.name})"  # subclasses say what identifies the model
     input_dtype: Any = None  # the dtype a model wants its inputs in; None keeps the caller's
     batch_size: int
     name: str
