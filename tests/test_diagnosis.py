@@ -1,4 +1,5 @@
 """diagnose(): against a float64 brute force and the planted sphere's closed-form truth."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from bbcollapse.blackbox import identity_descriptor, shard_seed
-from bbcollapse.diagnosis import Report, diagnose
+from bbcollapse.diagnosis import DiagnoseConfig, Report, diagnose, diagnose_embeddings
 from bbcollapse.neighbors import PAPER_GRID
 from bbcollapse.store import shard_sizes
 from bbcollapse.subjects.synthetic import PlantedSphere
@@ -33,9 +34,26 @@ def brute_force(a, c, *, theta, r, grid):
     return dict(d=d, s=s, mean_s=mean_s, counts=counts, curve=curve)
 
 
+def code_mccs(mean_s):
+    """The authors' code form 1 / (-log10 m), 0 where m = 0."""
+    return np.where(mean_s > 0, 1 / -np.log10(np.where(mean_s > 0, mean_s, 1)), 0.0)
+
+
 @pytest.fixture(scope="module")
 def run():
-    report = diagnose(PS, identity_descriptor, n_anchors=M, n_samples=N, seed=SEED, theta=THETA, r=R, top=3, shard_size=SHARD, k=5, progress=False)
+    report = diagnose(
+        PS,
+        identity_descriptor,
+        n_anchors=M,
+        n_samples=N,
+        seed=SEED,
+        theta=THETA,
+        r=R,
+        top=3,
+        shard_size=SHARD,
+        k=5,
+        progress=False,
+    )
     a, c = draw(0, M), draw(1, N)
     return report, a, c, brute_force(a, c, theta=THETA, r=R, grid=PAPER_GRID)
 
@@ -81,7 +99,19 @@ def test_worst_and_distinct_modes_are_the_planted_identities(run):
 
 def test_paper_form(run):
     _, a, c, ref = run
-    rep = diagnose(PS, identity_descriptor, n_anchors=M, n_samples=N, seed=SEED, theta=THETA, r=R, top=2, shard_size=SHARD, form="paper", progress=False)
+    rep = diagnose(
+        PS,
+        identity_descriptor,
+        n_anchors=M,
+        n_samples=N,
+        seed=SEED,
+        theta=THETA,
+        r=R,
+        top=2,
+        shard_size=SHARD,
+        form="paper",
+        progress=False,
+    )
     m = ref["mean_s"]
     expect = np.where(m > 0, 1 / (1 - np.log(np.where(m > 0, m, 1))), 0.0)
     np.testing.assert_allclose(rep.mccs, expect, rtol=1e-9)
@@ -122,13 +152,13 @@ def test_report_saves_json_and_figures(run, tmp_path):
     assert "MCCS(I_w)" in repr(report) and "mu, sigma" in report.summary()
 
 
-def test_bootstrap_intervals_when_available(run):
+def test_bootstrap_interval_of_mu_has_the_normal_width(run):
     report = run[0]
-    hyp = pytest.importorskip("bbcollapse.stats")
-    if not hasattr(hyp, "bootstrap_population"):
-        pytest.skip("bootstrap_population not written yet")
     ci = report.bootstrap["mu"]
     assert ci["lo"] <= report.mu <= ci["hi"]
+    # closed form: a 95% interval of a mean of M values is about 2 * 1.96 * sigma / sqrt(M) wide
+    width = 2 * 1.96 * report.sigma / np.sqrt(M)
+    assert 0.75 * width <= ci["hi"] - ci["lo"] <= 1.25 * width
 
 
 def test_bad_arguments():
@@ -164,3 +194,107 @@ def test_interrupted_diagnosis_resumes_from_the_store(run, tmp_path):
     np.testing.assert_array_equal(resumed.mccs, report.mccs)
     np.testing.assert_array_equal(resumed.mode_curves, report.mode_curves)
     np.testing.assert_array_equal(resumed.nearest_index, report.nearest_index)
+
+
+# -- diagnose_embeddings: the same pipeline on plain arrays -----------------------------
+def test_embeddings_match_float64_brute_force_and_diagnose(run):
+    report, a, c, ref = run
+    rep = diagnose_embeddings(anchors=a, samples=c, seed=SEED, theta=THETA, r=R, top=3, shard_size=SHARD, k=5)
+    np.testing.assert_array_equal(rep.counts, ref["counts"])
+    code = code_mccs(ref["mean_s"])
+    np.testing.assert_allclose(rep.mccs, code, rtol=1e-9, atol=0)
+    assert rep.worst == int(np.argmax(ref["counts"]))
+    np.testing.assert_array_equal(rep.mode_curves, ref["curve"][rep.modes])
+    # the same shards in the same order: bit for bit the sampler's report, config included
+    assert rep.sampler == rep.descriptor == "embeddings"
+    mine, theirs = rep.to_dict(), report.to_dict()
+    for key in ("sampler", "descriptor", "seconds"):
+        del mine[key], theirs[key]
+    assert json.dumps(mine) == json.dumps(theirs)
+
+
+def test_embeddings_from_an_iterable_of_shards(run):
+    _, a, c, ref = run
+    cuts = [0, 1, 900, 2000, N]  # uneven shards, one of a single sample
+    shards = (c[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:]))
+    rep = diagnose_embeddings(a, shards, config=DiagnoseConfig(theta=THETA, r=R, k=5, top=3))
+    np.testing.assert_array_equal(rep.counts, ref["counts"])
+    np.testing.assert_allclose(rep.mccs, code_mccs(ref["mean_s"]), rtol=1e-9, atol=0)
+    nearest = np.lexsort((np.arange(N), ref["d"][rep.worst]))[:5]  # global indices across the shards
+    np.testing.assert_array_equal(rep.nearest_index, nearest)
+    assert (rep.config["n_anchors"], rep.config["n_samples"]) == (M, N)
+
+
+def test_embeddings_reject_bad_input(run):
+    _, a, c, _ = run
+    with pytest.raises(ValueError, match="n_samples=10 in the config, but 3000 were given"):
+        diagnose_embeddings(a, c, n_samples=10)
+    with pytest.raises(ValueError, match="anchors must be unit vectors"):
+        diagnose_embeddings(2 * a, c)
+    with pytest.raises(ValueError, match="samples is empty"):
+        diagnose_embeddings(a, [])
+
+
+# -- DiagnoseConfig: the one table of defaults ----------------------------------------
+def test_config_defaults_and_json_schema():
+    cfg = DiagnoseConfig(n_anchors=10, n_samples=20)
+    # the report.json "config" of earlier releases: same keys, same order, same defaults
+    assert cfg.to_json() == {
+        "n_anchors": 10,
+        "n_samples": 20,
+        "seed": 0,
+        "theta": 0.3,
+        "r": 0.25,
+        "top": 10,
+        "form": "code",
+        "grid": [round(0.1 + 0.01 * i, 2) for i in range(41)],
+        "k": 8,
+        "shard_size": 4096,
+        "n_random": 5,
+    }
+    assert list(cfg.to_json()) == [
+        "n_anchors",
+        "n_samples",
+        "seed",
+        "theta",
+        "r",
+        "top",
+        "form",
+        "grid",
+        "k",
+        "shard_size",
+        "n_random",
+    ]
+    assert DiagnoseConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(AttributeError):
+        cfg.theta = 0.4  # frozen: one config is shared, never edited in place
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(n_anchors=1), "n_anchors must be an integer >= 2"),
+        (dict(n_samples=0), "n_samples must be an integer >= 1"),
+        (dict(seed=-1), "seed must be an integer >= 0"),
+        (dict(top=2.5), "top must be an integer >= 1"),
+        (dict(k=True), "k must be an integer >= 0"),
+        (dict(theta=0.0), r"theta must be a float in \(0, 1\]"),
+        (dict(r=1.5), r"r must lie in \[0, 1\]"),
+        (dict(grid=[0.1, -0.2]), r"grid must lie in \[0, 1\]"),
+        (dict(form="log"), "form must be one of 'code', 'paper'"),
+        (dict(shard_size=0), "shard_size must be an integer >= 1"),
+    ],
+)
+def test_config_validation(kw, message):
+    with pytest.raises(ValueError, match=message):
+        DiagnoseConfig(**kw)
+
+
+def test_diagnose_takes_a_config_or_keywords(run):
+    report = run[0]
+    cfg = DiagnoseConfig(n_anchors=M, n_samples=N, seed=SEED, theta=THETA, r=R, top=3, shard_size=SHARD, k=5)
+    rep = diagnose(PS, identity_descriptor, config=cfg, progress=False)
+    np.testing.assert_array_equal(rep.mccs, report.mccs)
+    assert rep.config == report.config == cfg.to_json()
+    with pytest.raises(ValueError, match="n_samples must be given"):
+        diagnose(PS, identity_descriptor, n_anchors=M, progress=False)

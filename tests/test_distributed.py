@@ -1,4 +1,5 @@
 """The Dask run gives the same diagnosis as the single-process run."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,9 @@ KW = dict(n_anchors=150, n_samples=2600, seed=5, theta=0.3, r=0.25, top=3, k=6, 
 
 def test_dask_localcluster_matches_single_process():
     local = diagnose(PS, identity_descriptor, progress=False, **KW)
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, worker_dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, worker_dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             remote = diagnose_distributed(PS, identity_descriptor, client=client, max_in_flight=3, **KW)
             workers_used = len(client.nthreads())

@@ -1,4 +1,5 @@
 """EmbeddingStore: atomic shards, resume after SIGKILL, corruption detection, config refusal."""
+
 from __future__ import annotations
 
 import json

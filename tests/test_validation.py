@@ -1,9 +1,9 @@
 """Bad input raises errors that name the argument and what was expected."""
+
 import numpy as np
 import pytest
 
 import bbcollapse as bb
-
 from conftest import rand_unit
 
 
@@ -14,10 +14,12 @@ def ok(rng):
 
 def test_nan_and_inf(ok):
     a, c = ok
-    bad = c.copy(); bad[3, 1] = np.nan
+    bad = c.copy()
+    bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="samples contains NaN or inf"):
         bb.neighbor_stats(anchors=a, samples=bad, radii=(0.2,))
-    bad = a.copy(); bad[0, 0] = np.inf
+    bad = a.copy()
+    bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="anchors contains NaN or inf"):
         bb.neighbor_stats(anchors=bad, samples=c, radii=(0.2,))
 
@@ -32,7 +34,8 @@ def test_dimension_mismatch(ok, rng):
 
 def test_zero_and_non_unit_vectors(ok):
     a, c = ok
-    z = c.copy(); z[2] = 0
+    z = c.copy()
+    z[2] = 0
     with pytest.raises(ValueError, match="samples contains zero vectors"):
         bb.neighbor_stats(anchors=a, samples=z, radii=(0.2,))
     with pytest.raises(ValueError, match="anchors must be unit vectors.*bbcollapse.unit"):
@@ -51,15 +54,18 @@ def test_empty_inputs(ok):
         bb.neighbor_stats(anchors=a, samples=iter([]), radii=(0.2,))
 
 
-@pytest.mark.parametrize("kw,msg", [
-    (dict(radii=(1.2,)), r"radii must lie in \[0, 1\]"),
-    (dict(radii=(-0.1,)), r"radii must lie in \[0, 1\]"),
-    (dict(grid=[0.1, 1.5]), r"grid must lie in \[0, 1\]"),
-    (dict(theta=0.0), r"theta must be a float in \(0, 1\]"),
-    (dict(theta=-0.3), r"theta must be a float in \(0, 1\]"),
-    (dict(k=-1), "k must be a non-negative integer"),
-    (dict(backend="cuda-magic"), "backend must be"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(radii=(1.2,)), r"radii must lie in \[0, 1\]"),
+        (dict(radii=(-0.1,)), r"radii must lie in \[0, 1\]"),
+        (dict(grid=[0.1, 1.5]), r"grid must lie in \[0, 1\]"),
+        (dict(theta=0.0), r"theta must be a float in \(0, 1\]"),
+        (dict(theta=-0.3), r"theta must be a float in \(0, 1\]"),
+        (dict(k=-1), "k must be a non-negative integer"),
+        (dict(backend="cuda-magic"), "backend must be"),
+    ],
+)
 def test_bad_parameters(ok, kw, msg):
     a, c = ok
     with pytest.raises(ValueError, match=msg):

@@ -14,6 +14,7 @@ A SPEC names a black box:
 Generators given as ONNX, command or URL receive latents ``z ~ N(0, I_L)`` drawn from the
 seed; ``--latent-dim`` gives L (inferred for ONNX files with a static input shape).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,7 +88,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
         if low.startswith(kind + ":"):
             rest = spec[len(kind) + 1 :].strip()
             if not rest:
-                raise SpecError(f"{kind}: needs a {'file' if kind == 'onnx' else 'command'} after the colon, e.g. {kind}:{'model.onnx' if kind == 'onnx' else 'python my_gen.py'}")
+                what, example = ("file", "model.onnx") if kind == "onnx" else ("command", "python my_gen.py")
+                raise SpecError(f"{kind}: needs a {what} after the colon, e.g. {kind}:{example}")
             return kind, rest
     if low.endswith(".onnx"):
         return "onnx", spec
@@ -98,7 +100,8 @@ def _builtin(spec: str, registry: dict, role: str):
     name, _, opts = spec.partition(":")
     if name not in registry:
         raise SpecError(
-            f"unknown {role} {name!r}; built-ins are {sorted(registry)}, or use onnx:FILE, cmd:COMMAND or an http:// URL"
+            f"unknown {role} {name!r}; built-ins are {sorted(registry)}, "
+            "or use onnx:FILE, cmd:COMMAND or an http:// URL"
         )
     kwargs = {}
     for item in _split_options(opts):
@@ -110,7 +113,10 @@ def _builtin(spec: str, registry: dict, role: str):
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise SpecError(f"built-in {role} {name!r} is not available here ({exc}); install its extra, e.g. pip install 'bbcollapse[{name}]'") from None
+        raise SpecError(
+            f"built-in {role} {name!r} is not available here ({exc}); "
+            f"install its extra, e.g. pip install 'bbcollapse[{name}]'"
+        ) from None
     factory = getattr(module, attr, None)
     if factory is None:
         raise SpecError(f"built-in {role} {name!r} is not available: {module_name} has no {attr}")
@@ -136,7 +142,9 @@ def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float 
             hint = "add --latent-dim L" if "latent_dim" in str(exc) else "check that the file is an ONNX model"
             raise SpecError(f"{exc}; {hint}") from None
     if latent_dim is None:
-        raise SpecError(f"--latent-dim is required for a {kind} sampler (the number of latent dimensions the generator reads)")
+        raise SpecError(
+            f"--latent-dim is required for a {kind} sampler (the number of latent dimensions the generator reads)"
+        )
     if kind == "cmd":
         argv = _argv(rest)
         return adapters.CommandGenerator(argv, latent_dim, timeout=timeout)
@@ -215,6 +223,12 @@ def _distance(text):
     return value
 
 
+def config_option(parser: argparse.ArgumentParser, defaults, flag: str, *, help: str, **kwargs) -> None:
+    """Add ``flag`` whose default is the same-named field of the DiagnoseConfig ``defaults`` (said in its help)."""
+    default = getattr(defaults, flag.lstrip("-").replace("-", "_"))
+    parser.add_argument(flag, default=default, help=f"{help} (default {default})", **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``bbcollapse`` argument parser; diagnose's defaults are :class:`~bbcollapse.DiagnoseConfig`'s."""
     from .diagnosis.config import DiagnoseConfig
@@ -234,36 +248,51 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    d.add_argument("--sampler", required=True, metavar="SPEC", help="the generator: synthetic[:opts], onnx:FILE, cmd:COMMAND or http(s)://URL")
     d.add_argument(
-        "--descriptor", metavar="SPEC",
-        help="maps outputs to unit vectors: a built-in (default: the subject's own, e.g. faces, else identity), onnx:FILE, cmd:COMMAND or URL",
-    )
-    d.add_argument("--anchors", required=True, type=_positive_int, metavar="N", help="|A|, number of anchors scored (>= 2)")
-    d.add_argument("--samples", required=True, type=_positive_int, metavar="M", help="|C|, number of samples each anchor is compared with")
-    d.add_argument("--out", required=True, metavar="DIR", help="directory for report.json, curves.png and mccs_hist.png")
-    d.add_argument("--seed", type=_nonneg_int, default=defaults.seed, help=f"base seed (default {defaults.seed})")
-    d.add_argument("--theta", type=_distance, default=defaults.theta, help=f"similarity kernel width (default {defaults.theta})")
-    d.add_argument(
-        "--r", type=_distance, default=defaults.r,
-        help=f"neighbourhood radius for I_w and for distinct modes (default {defaults.r})",
+        "--sampler",
+        required=True,
+        metavar="SPEC",
+        help="the generator: synthetic[:opts], onnx:FILE, cmd:COMMAND or http(s)://URL",
     )
     d.add_argument(
-        "--top", type=_positive_int, default=defaults.top,
-        help=f"number of distinct dense modes to report (default {defaults.top})",
+        "--descriptor",
+        metavar="SPEC",
+        help="maps outputs to unit vectors: a built-in (default: the subject's own, e.g. faces, else identity), "
+        "onnx:FILE, cmd:COMMAND or URL",
     )
     d.add_argument(
-        "--form", choices=MCCS_FORMS, default=defaults.form,
-        help=f"MCCS formula: the authors' code 1/(-log10 m) or the paper's Eq. 7 (default {defaults.form})",
+        "--anchors", required=True, type=_positive_int, metavar="N", help="|A|, number of anchors scored (>= 2)"
     )
-    d.add_argument("--store", metavar="DIR", help="resumable embedding store; rerun the same command to resume after a crash")
     d.add_argument(
-        "--shard-size", type=_positive_int, default=defaults.shard_size,
-        help=f"samples per shard (default {defaults.shard_size})",
+        "--samples",
+        required=True,
+        type=_positive_int,
+        metavar="M",
+        help="|C|, number of samples each anchor is compared with",
     )
+    d.add_argument(
+        "--out", required=True, metavar="DIR", help="directory for report.json, curves.png and mccs_hist.png"
+    )
+    config_option(d, defaults, "--seed", type=_nonneg_int, help="base seed")
+    config_option(d, defaults, "--theta", type=_distance, help="similarity kernel width")
+    config_option(d, defaults, "--r", type=_distance, help="neighbourhood radius for I_w and for distinct modes")
+    config_option(d, defaults, "--top", type=_positive_int, help="number of distinct dense modes to report")
+    config_option(
+        d,
+        defaults,
+        "--form",
+        choices=MCCS_FORMS,
+        help="MCCS formula: the authors' code 1/(-log10 m) or the paper's Eq. 7",
+    )
+    d.add_argument(
+        "--store", metavar="DIR", help="resumable embedding store; rerun the same command to resume after a crash"
+    )
+    config_option(d, defaults, "--shard-size", type=_positive_int, help="samples per shard")
     d.add_argument("--latent-dim", type=_positive_int, help="latent dimension L of an ONNX/command/HTTP generator")
     d.add_argument("--timeout", type=float, default=300.0, help="seconds per command run or HTTP request (default 300)")
-    d.add_argument("--http-format", choices=("npy", "json"), default="npy", help="body format for http:// specs (default npy)")
+    d.add_argument(
+        "--http-format", choices=("npy", "json"), default="npy", help="body format for http:// specs (default npy)"
+    )
     d.add_argument("--device", help="torch device for the engine (default cuda when available)")
     d.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     return parser
@@ -276,13 +305,23 @@ def _diagnose(args) -> int:
 
     try:
         config = DiagnoseConfig(
-            n_anchors=args.anchors, n_samples=args.samples, seed=args.seed, theta=args.theta, r=args.r, top=args.top,
-            form=args.form, shard_size=args.shard_size,
+            n_anchors=args.anchors,
+            n_samples=args.samples,
+            seed=args.seed,
+            theta=args.theta,
+            r=args.r,
+            top=args.top,
+            form=args.form,
+            shard_size=args.shard_size,
         )
         if not args.timeout > 0:
             raise ValueError(f"--timeout must be positive; got {args.timeout}")
-        sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, timeout=args.timeout, http_format=args.http_format)
-        descriptor = resolve_descriptor(args.descriptor or default_descriptor(args.sampler), timeout=args.timeout, http_format=args.http_format)
+        sampler = resolve_sampler(
+            args.sampler, latent_dim=args.latent_dim, timeout=args.timeout, http_format=args.http_format
+        )
+        descriptor = resolve_descriptor(
+            args.descriptor or default_descriptor(args.sampler), timeout=args.timeout, http_format=args.http_format
+        )
     except ValueError as exc:  # SpecError is a ValueError
         msg = str(exc).replace("n_anchors", "--anchors").replace("n_samples", "--samples")
         print(f"bbcollapse: error: {msg}", file=sys.stderr)
@@ -304,7 +343,9 @@ def _diagnose(args) -> int:
     try:
         path = report.save(args.out)
     except OSError as exc:
-        print(f"bbcollapse: error: cannot write the report to --out {args.out!r}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"bbcollapse: error: cannot write the report to --out {args.out!r}: {exc.strerror or exc}", file=sys.stderr
+        )
         return 1
     if not args.quiet:
         print(report.summary())

@@ -24,6 +24,7 @@ its sampler, descriptor, seed, stream and shard size (the *config hash*); openin
 with another config raises :class:`StoreConfigError`.  Files are ``.npy`` loaded with
 ``allow_pickle=False``: nothing is ever unpickled.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -32,12 +33,12 @@ import io
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ._progress import progress_bar
 from .blackbox import describe_batch, identity_of, sample_batch, shard_seed
 
 __all__ = ["EmbeddingStore", "StoreConfigError", "embed_shard", "shard_sizes"]
@@ -126,7 +127,18 @@ class EmbeddingStore:
     >>> e = store.embeddings(100_000)
     """
 
-    def __init__(self, path, *, sampler, descriptor, seed: int = 0, stream=(1,), shard_size: int = 4096, config: dict | None = None, progress: bool | None = None):
+    def __init__(
+        self,
+        path,
+        *,
+        sampler,
+        descriptor,
+        seed: int = 0,
+        stream=(1,),
+        shard_size: int = 4096,
+        config: dict | None = None,
+        progress: bool | None = None,
+    ):
         self.path = Path(path)
         self.sampler = sampler
         self.descriptor = descriptor
@@ -157,7 +169,9 @@ class EmbeddingStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RuntimeError(f"store {str(self.path)!r} is in use by another process; wait for it or use another directory") from None
+            raise RuntimeError(
+                f"store {str(self.path)!r} is in use by another process; wait for it or use another directory"
+            ) from None
         return fd
 
     def close(self):
@@ -193,10 +207,16 @@ class EmbeddingStore:
             if manifest.get("format") != FORMAT:
                 raise ValueError(f"format {manifest.get('format')!r}")
         except (ValueError, OSError) as exc:
-            raise StoreConfigError(f"{mpath} is not a bbcollapse store manifest ({exc}); use an empty directory for --store") from None
+            raise StoreConfigError(
+                f"{mpath} is not a bbcollapse store manifest ({exc}); use an empty directory for --store"
+            ) from None
         if manifest.get("config_hash") != self.config_hash:
             old = manifest.get("config", {})
-            diffs = [f"{key}: stored {old.get(key)!r}, requested {self.config[key]!r}" for key in self.config if old.get(key) != self.config[key]]
+            diffs = [
+                f"{key}: stored {old.get(key)!r}, requested {self.config[key]!r}"
+                for key in self.config
+                if old.get(key) != self.config[key]
+            ]
             raise StoreConfigError(
                 f"store {str(self.path)!r} was made with another configuration ("
                 + "; ".join(diffs or ["config hash differs"])
@@ -213,7 +233,9 @@ class EmbeddingStore:
 
     def n_done(self, n: int) -> int:
         """Number of the first ``n`` samples whose shards are recorded (checksums are checked on load)."""
-        return sum(nj for j, nj in enumerate(self.shard_sizes(n)) if self.manifest["shards"].get(str(j), {}).get("n") == nj)
+        return sum(
+            nj for j, nj in enumerate(self.shard_sizes(n)) if self.manifest["shards"].get(str(j), {}).get("n") == nj
+        )
 
     def _write_shard(self, j: int, z, e):
         zpath, epath = self._files(j)
@@ -223,8 +245,18 @@ class EmbeddingStore:
         self.manifest["shards"][str(j)] = {
             "n": int(len(e)),
             "seed": shard_seed(self.seed, *self.stream, j),
-            "z": {"file": zpath.name, "sha256": hashlib.sha256(zb).hexdigest(), "shape": list(z.shape), "dtype": str(z.dtype)},
-            "e": {"file": epath.name, "sha256": hashlib.sha256(eb).hexdigest(), "shape": list(e.shape), "dtype": str(e.dtype)},
+            "z": {
+                "file": zpath.name,
+                "sha256": hashlib.sha256(zb).hexdigest(),
+                "shape": list(z.shape),
+                "dtype": str(z.dtype),
+            },
+            "e": {
+                "file": epath.name,
+                "sha256": hashlib.sha256(eb).hexdigest(),
+                "shape": list(e.shape),
+                "dtype": str(e.dtype),
+            },
         }
         _atomic_write(self.path / MANIFEST, json.dumps(self.manifest, indent=1, sort_keys=True).encode())
 
@@ -246,7 +278,9 @@ class EmbeddingStore:
         z = self._read_verified(zpath, entry["z"])
         e = self._read_verified(epath, entry["e"])
         if z is None or e is None:
-            log.warning("store %s: shard %d is missing, truncated or corrupt (checksum mismatch); recomputing it", self.path, j)
+            log.warning(
+                "store %s: shard %d is missing, truncated or corrupt (checksum mismatch); recomputing it", self.path, j
+            )
             del self.manifest["shards"][str(j)]
             return None
         return z, e
@@ -275,32 +309,23 @@ class EmbeddingStore:
             yield offset, z, e
             offset += n_j
 
-    def fill(self, n: int) -> "EmbeddingStore":
+    def fill(self, n: int) -> EmbeddingStore:
         """Make sure the first ``n`` samples are stored (resumes a killed run); returns self."""
         sizes = self.shard_sizes(n)
         done = self.n_done(n)
-        bar = None
-        show = self.progress if self.progress is not None else sys.stderr.isatty()
-        if show:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n, initial=done, unit="sample", unit_scale=True, desc=f"store {self.path.name}", smoothing=0.1)
         t0, new = time.perf_counter(), 0
-        try:
+        with progress_bar(self.progress, total=n, initial=done, desc=f"store {self.path.name}", unit="sample") as bar:
             for j, n_j in enumerate(sizes):
-                had = self._load_recorded(j, n_j) is not None
-                if not had:
+                if self._load_recorded(j, n_j) is None:
                     self.shard(j, n_j)
                     new += n_j
-                    if bar is not None:
-                        bar.update(n_j)
-        finally:
-            if bar is not None:
-                bar.close()
+                    bar.update(n_j)
         dt = time.perf_counter() - t0
         self.throughput = new / dt if new and dt > 0 else None
         if new:
-            log.info("store %s: computed %d samples in %.1f s (%.0f samples/s)", self.path, new, dt, self.throughput or 0)
+            log.info(
+                "store %s: computed %d samples in %.1f s (%.0f samples/s)", self.path, new, dt, self.throughput or 0
+            )
         return self
 
     def _concat(self, n: int, which: int) -> np.ndarray:
@@ -319,4 +344,7 @@ class EmbeddingStore:
 
     def __repr__(self):
         n = sum(s["n"] for s in self.manifest["shards"].values())
-        return f"EmbeddingStore({str(self.path)!r}, shards={len(self.manifest['shards'])}, samples={n}, shard_size={self.shard_size}, seed={self.seed}, stream={self.stream})"
+        return (
+            f"EmbeddingStore({str(self.path)!r}, shards={len(self.manifest['shards'])}, samples={n}, "
+            f"shard_size={self.shard_size}, seed={self.seed}, stream={self.stream})"
+        )

@@ -1,5 +1,6 @@
 """Diagnosis (paper 000, section 3.1): one configuration shared by the Python API, the CLI and Dask;
 the diagnosis of embeddings or of a sampler; the Report and its figures."""
+
 from .config import DiagnoseConfig
 from .core import (
     ANCHOR_STREAM,

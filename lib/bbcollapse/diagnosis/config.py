@@ -7,6 +7,7 @@ once.  :func:`bbcollapse.diagnose`, :func:`bbcollapse.diagnose_embeddings`,
 :func:`bbcollapse.diagnose_distributed` and ``bbcollapse diagnose`` read their defaults
 from it, so a default changes in one place.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -69,7 +70,7 @@ class DiagnoseConfig:
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: store the normalised values once
 
-    def require_sizes(self) -> "DiagnoseConfig":
+    def require_sizes(self) -> DiagnoseConfig:
         """``self`` if n_anchors and n_samples are set (a sampler needs them), else a ``ValueError``."""
         missing = [name for name in ("n_anchors", "n_samples") if getattr(self, name) is None]
         if missing:
@@ -81,7 +82,7 @@ class DiagnoseConfig:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
     @classmethod
-    def from_json(cls, doc: dict) -> "DiagnoseConfig":
+    def from_json(cls, doc: dict) -> DiagnoseConfig:
         """The config of a ``report.json`` (inverse of :meth:`to_json`)."""
         return cls(**{f.name: doc[f.name] for f in fields(cls) if f.name in doc})
 

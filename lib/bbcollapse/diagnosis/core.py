@@ -18,6 +18,7 @@ Paper 000, section 3.1, as one reduction over pairs of embeddings:
 
 Every entry point takes its parameters from one :class:`~bbcollapse.diagnosis.config.DiagnoseConfig`.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,8 +86,15 @@ def reduce_shard(
     engine_kwargs : passed to :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block)
     """
     return neighbor_stats(
-        anchors=anchors, samples=embeddings, radii=(r,), grid=grid, theta=theta, k=k, index_offset=offset,
-        progress=False, **engine_kwargs,
+        anchors=anchors,
+        samples=embeddings,
+        radii=(r,),
+        grid=grid,
+        theta=theta,
+        k=k,
+        index_offset=offset,
+        progress=False,
+        **engine_kwargs,
     )
 
 
@@ -94,14 +102,11 @@ def embed_set(
     sampler, descriptor, *, n: int, seed: int, stream: tuple, shard_size: int, store_dir=None, progress=False
 ) -> np.ndarray:
     """All embeddings of a stream, (n, D): from a store when ``store_dir`` is given (resumable)."""
+    source = dict(sampler=sampler, descriptor=descriptor, seed=seed, stream=stream, shard_size=shard_size)
     if store_dir is not None:
-        with EmbeddingStore(
-            store_dir, sampler=sampler, descriptor=descriptor, seed=seed, stream=stream, shard_size=shard_size,
-            progress=progress,
-        ) as st:
+        with EmbeddingStore(store_dir, progress=progress, **source) as st:
             return st.fill(n).embeddings(n)
-    shards = sample_shards(sampler, descriptor, n=n, seed=seed, stream=stream, shard_size=shard_size)
-    return np.concatenate(list(shards))
+    return np.concatenate(list(sample_shards(n=n, **source)))
 
 
 def sample_shards(sampler, descriptor, *, n: int, seed: int, stream: tuple, shard_size: int):
@@ -119,7 +124,12 @@ def _bootstrap(values, seed):
 
 
 def summarize(
-    *, anchors, stats: NeighborStats, sampler_id: str, descriptor_id: str, config: DiagnoseConfig | dict,
+    *,
+    anchors,
+    stats: NeighborStats,
+    sampler_id: str,
+    descriptor_id: str,
+    config: DiagnoseConfig | dict,
     seconds: float = 0.0,
 ) -> Report:
     """Turn merged NeighborStats over C into a :class:`Report` (pure; no sampling).
@@ -190,8 +200,14 @@ def as_shards(samples, shard_size: int):
 
 
 def diagnose_embeddings(
-    anchors, samples, *, config: DiagnoseConfig | None = None, sampler: str = EMBEDDINGS,
-    descriptor: str = EMBEDDINGS, progress: bool | None = None, **overrides,
+    anchors,
+    samples,
+    *,
+    config: DiagnoseConfig | None = None,
+    sampler: str = EMBEDDINGS,
+    descriptor: str = EMBEDDINGS,
+    progress: bool | None = None,
+    **overrides,
 ) -> Report:
     """Diagnosis of intra-mode collapse from embeddings (paper 000, section 3.1, steps after embedding).
 
@@ -233,7 +249,11 @@ def diagnose_embeddings(
         raise ValueError("samples is empty: expected at least one (n_j, D) shard of unit vectors")
     check_count(config, "n_samples", stats.n_samples)
     return summarize(
-        anchors=anchors, stats=stats, sampler_id=sampler, descriptor_id=descriptor, config=config,
+        anchors=anchors,
+        stats=stats,
+        sampler_id=sampler,
+        descriptor_id=descriptor,
+        config=config,
         seconds=time.perf_counter() - t0,
     )
 

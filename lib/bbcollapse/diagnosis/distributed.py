@@ -20,6 +20,7 @@ importable or defined in a way cloudpickle can ship; the adapters in
 :mod:`bbcollapse.blackbox.adapters` are (an ONNX session is reopened on each worker, a model
 file or command must exist at the same path there).
 """
+
 from __future__ import annotations
 
 import logging
@@ -96,7 +97,15 @@ def diagnose_distributed(
     def submit():
         j, offset, n_j = todo.pop()
         return client.submit(
-            shard_task, sampler_f, descriptor_f, anchors_f, seed=config.seed, j=j, n_j=n_j, offset=offset, opts=opts,
+            shard_task,
+            sampler_f,
+            descriptor_f,
+            anchors_f,
+            seed=config.seed,
+            j=j,
+            n_j=n_j,
+            offset=offset,
+            opts=opts,
             pure=False,
         )
 
@@ -112,6 +121,10 @@ def diagnose_distributed(
         got = 0 if stats is None else stats.n_samples
         raise RuntimeError(f"distributed run reduced {got} samples; expected {config.n_samples}")
     return summarize(
-        anchors=anchors, stats=stats, sampler_id=identity_of(sampler), descriptor_id=identity_of(descriptor),
-        config=config, seconds=time.perf_counter() - t0,
+        anchors=anchors,
+        stats=stats,
+        sampler_id=identity_of(sampler),
+        descriptor_id=identity_of(descriptor),
+        config=config,
+        seconds=time.perf_counter() - t0,
     )

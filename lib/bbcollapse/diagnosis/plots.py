@@ -5,6 +5,7 @@ the worst case I_w (Eq. 9), of the other distinct modes and of random reference 
 ``mccs_hist.png`` the per-anchor MCCS (Eq. 7) with I_w and mu (Eq. 8) marked.  matplotlib is
 imported only here, and only when a figure is drawn.
 """
+
 from __future__ import annotations
 
 import sys
@@ -26,6 +27,11 @@ def pyplot():
     return plt
 
 
+def figure_and_axes(ax):
+    """(Figure, Axes): those of ``ax``, or a new 6 x 4 inch figure when ``ax`` is None."""
+    return (ax.figure, ax) if ax is not None else pyplot().subplots(figsize=(6, 4))
+
+
 def log_count(curve) -> np.ndarray:
     """log10(max(N, 1)): empty neighbourhoods drawn at 0 instead of -inf."""
     return np.log10(np.maximum(np.asarray(curve, dtype=float), 1.0))
@@ -43,14 +49,15 @@ def plot_curves(report, ax=None):
     -------
     matplotlib Figure
     """
-    plt = pyplot()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    fig, ax = figure_and_axes(ax)
     for i, curve in enumerate(report.random_curves):
         ax.plot(report.grid, log_count(curve), color="0.6", lw=1, label="random anchors" if i == 0 else None)
     for i, curve in enumerate(report.mode_curves[1:]):
         label = "other distinct modes" if i == 0 else None
         ax.plot(report.grid, log_count(curve), color="tab:orange", lw=1, alpha=0.8, label=label)
-    ax.plot(report.grid, log_count(report.worst_curve), color="tab:red", lw=2, label=f"I_w (MCCS {report.worst_mccs:.3f})")
+    ax.plot(
+        report.grid, log_count(report.worst_curve), color="tab:red", lw=2, label=f"I_w (MCCS {report.worst_mccs:.3f})"
+    )
     ax.axvline(report.config["r"], color="k", ls=":", lw=1)
     ax.set_xlabel("normalised angular distance d")
     ax.set_ylabel("log10 N(I', C, d)")
@@ -60,19 +67,11 @@ def plot_curves(report, ax=None):
 
 
 def plot_mccs_hist(report, ax=None):
-    """Histogram of per-anchor MCCS (the (m,) ``report.mccs``) with I_w and mu marked.
+    """Histogram of the (m,) per-anchor MCCS of ``report`` with I_w and mu marked.
 
-    Parameters
-    ----------
-    report : Report
-    ax : matplotlib Axes to draw on (default: a new figure)
-
-    Returns
-    -------
-    matplotlib Figure
+    Draws on the matplotlib Axes ``ax`` (default: a new figure) and returns its Figure.
     """
-    plt = pyplot()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    fig, ax = figure_and_axes(ax)
     finite = report.mccs[np.isfinite(report.mccs)]
     ax.hist(finite, bins=min(50, max(10, len(finite) // 20)), color="tab:blue", alpha=0.7)
     ax.axvline(report.worst_mccs, color="tab:red", lw=2, label=f"I_w: {report.worst_mccs:.3f}")

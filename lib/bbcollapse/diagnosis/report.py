@@ -4,6 +4,7 @@ A Report holds what paper 000, section 3.1 reports for a black box: per-anchor M
 the worst case I_w (Eq. 9) and the distinct dense modes with their neighbour curves, and
 (mu, sigma) over A (Eq. 8).  Its figures are drawn by :mod:`bbcollapse.diagnosis.plots`.
 """
+
 from __future__ import annotations
 
 import json
@@ -147,7 +148,7 @@ class Report:
         return out
 
     @classmethod
-    def from_dict(cls, doc: dict) -> "Report":
+    def from_dict(cls, doc: dict) -> Report:
         """Inverse of :meth:`to_dict` (derived keys are ignored)."""
         kw = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
         for name, dtype in ARRAY_DTYPES.items():
@@ -155,7 +156,7 @@ class Report:
         return cls(**kw)
 
     @classmethod
-    def load(cls, path) -> "Report":
+    def load(cls, path) -> Report:
         """Read a report saved by :meth:`save` (a directory or the report.json file)."""
         path = Path(path)
         if path.is_dir():
