@@ -5,6 +5,7 @@ module that exposes ``main(scale) -> dict``, each in its own section; a failing
 section prints its error and the run goes on.  Each section's result is written
 to ``bench/results/<name>_<scale>_<host-or-device>.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,7 +74,7 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     for name in _modules():
-        short = name[len("bench_"):]
+        short = name[len("bench_") :]
         if args.only and short != args.only:
             continue
         print(f"\n{'=' * 30} {short} (scale={args.scale}) {'=' * 30}", flush=True)
