@@ -70,6 +70,12 @@ class DiagnoseConfig:
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: store the normalised values once
 
+    def __repr__(self):
+        g = self.grid  # 41 distances by default: show the range, not every point
+        grid = f"grid=<{len(g)} distances {g[0]:g}..{g[-1]:g}>" if len(g) > 4 else f"grid={g!r}"
+        parts = [grid if f.name == "grid" else f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)]
+        return f"DiagnoseConfig({', '.join(parts)})"
+
     def require_sizes(self) -> DiagnoseConfig:
         """``self`` if n_anchors and n_samples are set (a sampler needs them), else a ``ValueError``."""
         missing = [name for name in ("n_anchors", "n_samples") if getattr(self, name) is None]
