@@ -40,8 +40,9 @@ import numpy as np
 from IPython.display import display
 
 import bbcollapse as bb
+from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.subjects.synthetic import PlantedSphere
-from notebooks._book import at_scale, markdown_table, paper_vs_ours, write_results
+from notebooks._book import at_scale, markdown_table, paper_vs_ours, say, write_results
 
 N_ANCHORS, N_SAMPLES = at_scale(
     SCALE, {"smoke": (200, 5_000), "default": (1_000, 100_000), "paper": (10_000, 1_000_000)}
@@ -58,27 +59,28 @@ print(f"scale={SCALE}: |A|={N_ANCHORS}, |C|={N_SAMPLES}, D={DIM}, planted masses
 
 # %% [markdown]
 # ## One pass of the engine
-# Anchors and samples come from disjoint seed streams (A ∩ C = ∅).  One call reduces every
-# anchor–sample pair to the counts within $r$, the 41-point neighbour curve, the similarity
-# sum for $\theta$ and the 10 nearest samples.
+# Anchors and samples come from disjoint seed streams (A ∩ C = ∅).  One call of the library's
+# `diagnose_embeddings` reduces every anchor–sample pair to the counts within $r$, the 41-point
+# neighbour curve, the similarity sum for $\theta$ and the 10 nearest samples (one engine pass),
+# then to MCCS of every anchor, the worst case $I_w$, the top distinct modes and $(\mu, \sigma)$.
 
 # %% tags=["hide-input"]
 _, anchors = world(bb.shard_seed(SEED, 0), N_ANCHORS)
 _, samples = world(bb.shard_seed(SEED, 1), N_SAMPLES)
 t0 = time.perf_counter()
-stats = bb.neighbor_stats(anchors=anchors, samples=samples, radii=(R,), grid=bb.PAPER_GRID, theta=THETA, k=10)
+# one shard holding all of C: the same single engine pass (and summation order) as one neighbor_stats call
+report = diagnose_embeddings(anchors, samples, theta=THETA, r=R, top=5, k=10, shard_size=N_SAMPLES)
 engine_seconds = time.perf_counter() - t0
-print(stats, f"in {engine_seconds:.1f} s ({N_ANCHORS * N_SAMPLES / engine_seconds / 1e6:.1f} M pairs/s)")
+print(report, f"in {engine_seconds:.1f} s ({N_ANCHORS * N_SAMPLES / engine_seconds / 1e6:.1f} M pairs/s)")
 
 # %% [markdown]
 # ## Worst-case and distinct dense modes recover the planted identities
 
 # %% tags=["hide-input"]
-modes = bb.distinct_modes(anchors, stats.counts[:, 0], r=R, top=5)
-d_to_centres = bb.angular_distance(anchors[modes.indices], world.centres)
+d_to_centres = bb.angular_distance(anchors[report.modes], world.centres)
 nearest = d_to_centres.argmin(axis=1)
 rows = []
-for rank, (i, c) in enumerate(zip(modes.indices, modes.counts)):
+for rank, (i, c) in enumerate(zip(report.modes, report.counts[report.modes])):
     j = int(nearest[rank])
     rows.append(
         dict(
@@ -122,13 +124,13 @@ print(
 # only error left in the estimate is the finite $|C|$.
 
 # %% tags=["hide-input"]
-mccs_hat = bb.mccs(stats, form="code")
+mccs_hat = report.mccs  # the code form (DiagnoseConfig's default)
 true_mean_sim = np.array([world.mean_similarity(a, THETA) for a in anchors])
 mccs_true = bb.mccs(true_mean_sim, form="code")
-w = modes.worst
-pop_hat, pop_true = bb.population(mccs_hat), bb.population(mccs_true)
+w = report.worst
+pop_true = bb.population(mccs_true)
 print(f"MCCS(I_w): measured {mccs_hat[w]:.4f}, truth {mccs_true[w]:.4f}")
-print(f"random anchors: measured {pop_hat}, truth {pop_true}")
+print(f"random anchors: measured (mu, sigma) = ({report.mu:.4f}, {report.sigma:.4f}), truth {pop_true}")
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.hist(mccs_hat, bins=60, color="0.6", label="random anchors (measured)")
@@ -185,7 +187,7 @@ rel_err_1e4 = (
 a_sizes = np.unique(np.geomspace(min(50, N_ANCHORS), N_ANCHORS, 6).astype(int))
 worst_identity_by_a = []
 for n in a_sizes:
-    i = int(np.argmax(stats.counts[:n, 0]))
+    i = int(np.argmax(report.counts[:n]))
     dc = bb.angular_distance(anchors[i], world.centres)
     worst_identity_by_a.append(int(np.argmin(dc)) if dc.min() <= SPREAD else -1)
 pop_by_a = [tuple(bb.population(mccs_hat[:n])) for n in a_sizes]
@@ -245,7 +247,7 @@ result = {
     "n_identities": len(MASSES),
     "worst_identity": worst_identity,
     "mccs_worst": {"measured": float(mccs_hat[w]), "truth": float(mccs_true[w])},
-    "population": {"measured": [pop_hat.mu, pop_hat.sigma], "truth": [pop_true.mu, pop_true.sigma]},
+    "population": {"measured": [report.mu, report.sigma], "truth": [pop_true.mu, pop_true.sigma]},
     "efficiency": {
         "sizes": sizes.tolist(),
         "mccs_worst": curve_w,
@@ -284,7 +286,7 @@ display(
             (
                 "(mu, sigma) over random anchors (Fig. 3)",
                 "stable at |A| = |C| = 10^4",
-                f"({pop_hat.mu:.4f}, {pop_hat.sigma:.4f}); truth ({pop_true.mu:.4f}, {pop_true.sigma:.4f})",
+                f"({report.mu:.4f}, {report.sigma:.4f}); truth ({pop_true.mu:.4f}, {pop_true.sigma:.4f})",
                 "against a computed truth",
             ),
             (
@@ -302,7 +304,7 @@ display(
 # $\theta$ and the planted mass); the ordering and the stabilisation are the claims:
 
 # %% tags=["hide-input"]
-print(
+say(
     f"MCCS(I_w) is {ratio:.2f} times the median anchor's (paper: {0.62 / 0.34:.2f} on faces): the ordering "
     f"{'holds' if ratio > 1 else 'does NOT hold'}."
     + (

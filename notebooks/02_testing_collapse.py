@@ -50,7 +50,7 @@ from IPython.display import display
 
 import bbcollapse as bb
 from bbcollapse.subjects.synthetic import PlantedSphere
-from notebooks._book import at_scale, mc_rate, paper_vs_ours, write_results
+from notebooks._book import at_scale, mc_rate, paper_vs_ours, say, write_results
 
 torch.set_num_threads(2)
 T0 = time.perf_counter()
@@ -268,7 +268,7 @@ for sel, row in false_alarm.items():
         f"the selection-aware tests in {row['selection_erl']['rate']:.1%} (ERL) and {row['selection_mad']['rate']:.1%} "
         "(MAD)."
     )
-print("\n".join(lines))
+say("\n".join(lines))
 
 # %% [markdown]
 # With selection in $S$ and curves on an independent $T$ (Algorithm 1 as written), the uniform
@@ -321,7 +321,7 @@ w_lo, w_hi = list(power)[0], list(power)[-1]
 alg1 = {w: power[w]["anchors"] for w in power}
 pw_fa = false_alarm["anchors"]["pointwise"]
 no_better = alg1[w_lo]["pointwise"]["rate"] <= pw_fa["rate"] + 2 * pw_fa["mc_se"]
-print(
+say(
     f"With Algorithm 1's selection, the pointwise rule rejected {alg1[w_lo]['pointwise']['rate']:.0%} of worlds with "
     f"planted mass {w_lo} "
     f"against {false_alarm['anchors']['pointwise']['rate']:.0%} of worlds with none: "
@@ -474,7 +474,7 @@ print(json.dumps(anchor_plan, indent=1))
 
 # %% tags=["hide-input"]
 fig2 = {p["anchor"]: p for p in plans if p["half_width"] == 0.02}
-print(
+say(
     f"Paper 000, Fig. 2, says MCCS of I_w and of a random anchor stabilise by |C| ~ 1e4 (judged by eye). "
     f"On this subject the planner asks for |C| = {fig2['planted centre']['planned_n']:,} (collapsed identity) and "
     f"{fig2['diffuse anchor']['planned_n']:,} (diffuse anchor) for MCCS to within ±0.02 at 95%, and fresh draws of "
@@ -488,7 +488,7 @@ print(
     f"{'consistent with' if max(fig2[k]['half_width_at_1e4'] for k in fig2) <= 0.02 else 'coarser than'} "
     f"a precision of ±0.02 on this subject."
 )
-print(
+say(
     f"Paper 000, Fig. 3, says mu and sigma stabilise at |A| = 1e4. For ±0.01 at 95% the planner asks for "
     f"|A| = {aplan.n_anchors_mu:,} (mu) and {aplan.n_anchors_sigma:,} (sigma); at those sizes the simulated mu and "
     "sigma fell "

@@ -44,9 +44,10 @@ import torch
 from IPython.display import display
 
 import bbcollapse as bb
+from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.distance import distance_from_cos
 from bbcollapse.subjects import faces
-from notebooks._book import at_scale, cached, face_embeddings_path, paper_vs_ours, write_results
+from notebooks._book import at_scale, cached, face_embeddings_path, paper_vs_ours, say, write_results
 
 # The descriptor overlaps dlib alignment with the network in a second thread, so both cores are busy;
 # measured: 2 OpenMP threads on top of that halve throughput when the machine is shared.
@@ -256,8 +257,8 @@ plt.show()
 #
 # Anchors $A$ and samples $C$ come from disjoint seed streams.  Raw descriptors are cached in
 # an `EmbeddingStore` (resumable; a rerun reads them back), then centred by the reference
-# mean and normalised.  One engine pass per $\theta$ gives counts within $r$, MCCS and the
-# nearest samples.
+# mean and normalised.  One call of the library's `diagnose_embeddings` per $\theta$ (one engine
+# pass) gives counts within $r$, MCCS, the distinct modes, $(\mu, \sigma)$ and the nearest samples.
 
 # %% tags=["hide-input"]
 t0 = time.perf_counter()
@@ -292,42 +293,37 @@ print(f"|A| = {len(A)}, |C| = {len(C)} embedded (or read from the cache) in {tim
 
 
 # %% tags=["hide-input"]
-def diagnose(anchors, samples, theta, r, k=8):
-    st = bb.neighbor_stats(anchors=anchors, samples=samples, radii=(r,), grid=bb.PAPER_GRID, theta=theta, k=k)
-    v = bb.mccs(st)
-    modes = bb.distinct_modes(anchors, st.counts[:, 0], r=r, top=5)
-    pop = bb.population(v)
-    return (
-        st,
-        v,
-        modes,
-        {
-            "theta": float(theta),
-            "r": float(r),
-            "mu": pop.mu,
-            "sigma": pop.sigma,
-            "worst_anchor": modes.worst,
-            "worst_count": int(st.counts[modes.worst, 0]),
-            "mccs_worst": float(v[modes.worst]),
-            "mccs_random_anchor": float(v[0]),
-            "mccs_median_anchor": float(np.median(v)),
-            "median_count": float(np.median(st.counts[:, 0])),
-            "distinct_modes": modes.indices.tolist(),
-            "distinct_mode_counts": modes.counts.tolist(),
-            "distinct_mode_mccs": v[modes.indices].tolist(),
-        },
-    )
+def diagnose(anchors, samples, theta, r):
+    """The library's diagnosis and the numbers this chapter records from it."""
+    # one shard holding all of C: the same single engine pass (and summation order) as one neighbor_stats call
+    rep = diagnose_embeddings(anchors, samples, theta=theta, r=r, top=5, k=8, shard_size=len(samples))
+    return rep, {
+        "theta": float(theta),
+        "r": float(r),
+        "mu": rep.mu,
+        "sigma": rep.sigma,
+        "worst_anchor": rep.worst,
+        "worst_count": rep.worst_count,
+        "mccs_worst": rep.worst_mccs,
+        "mccs_random_anchor": float(rep.mccs[0]),
+        "mccs_median_anchor": float(np.median(rep.mccs)),
+        "median_count": float(np.median(rep.counts)),
+        "distinct_modes": rep.modes.tolist(),
+        "distinct_mode_counts": rep.counts[rep.modes].tolist(),
+        "distinct_mode_mccs": rep.mode_mccs.tolist(),
+    }
 
 
 t0 = time.perf_counter()
-stats, values, modes, ours = diagnose(A, C, THETA, R)
-paper_runs = {f"theta={t}": diagnose(A, C, t, PAPER_R)[3] for t in PAPER_THETAS}
+report, ours = diagnose(A, C, THETA, R)
+values = report.mccs
+paper_runs = {f"theta={t}": diagnose(A, C, t, PAPER_R)[1] for t in PAPER_THETAS}
 raw_run = diagnose(
     faces.unit_descriptors(rawA).astype(np.float32),
     faces.unit_descriptors(rawC).astype(np.float32),
     tr_raw.theta,
     tr_raw.r,
-)[3]
+)[1]
 timings["engine"] = time.perf_counter() - t0
 print(
     f"ours (theta={THETA:.3f}, r={R:.3f}): mu={ours['mu']:.3f}, sigma={ours['sigma']:.3f}, "
@@ -351,19 +347,22 @@ print(
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(2, 9, figsize=(13, 3.4))
-for row, a in enumerate((modes.worst, 0)):
+# the random anchor's nearest samples: one more (exact) top-k pass for that anchor alone
+first = bb.neighbor_stats(anchors=A[:1], samples=C, k=8)
+nearest = {report.worst: (report.nearest_index, report.nearest_dist), 0: (first.topk_index[0], first.topk_dist[0])}
+for row, a in enumerate((report.worst, 0)):
     axes[row, 0].imshow(gan.generate(zA[a : a + 1])[0])
     axes[row, 0].set_title(("I_w" if row == 0 else "random") + f"\nMCCS {values[a]:.2f}", fontsize=8)
-    nn_img = gan.generate(zC[stats.topk_index[a]])
+    nn_img = gan.generate(zC[nearest[a][0]])
     for j in range(8):
         axes[row, j + 1].imshow(nn_img[j])
-        axes[row, j + 1].set_title(f"d={stats.topk_dist[a, j]:.3f}", fontsize=8)
+        axes[row, j + 1].set_title(f"d={nearest[a][1][j]:.3f}", fontsize=8)
 for ax in axes.ravel():
     ax.set_axis_off()
 plt.show()
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.hist(values, 50)
-ax.axvline(values[modes.worst], c="r", label="I_w")
+ax.axvline(values[report.worst], c="r", label="I_w")
 ax.set_xlabel("MCCS (code form)")
 ax.set_title(f"MCCS over |A| = {len(A)} anchors (theta = {THETA:.3f})")
 ax.legend()
@@ -445,7 +444,7 @@ display(
         ]
     )
 )
-print("\n\n".join(text))
+say("\n\n".join(text))
 timings["total"] = time.perf_counter() - T_START
 result = {
     "scale": SCALE,

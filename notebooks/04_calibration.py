@@ -55,13 +55,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import bbcollapse as bb
 from bbcollapse import calibration as cal
+from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.metrics import frechet_distance, prdc_scores
 from bbcollapse.subjects.synthetic import PlantedSphere
-from notebooks._book import at_scale, cached, paper_vs_ours, read_results, write_results
+from notebooks._book import at_scale, cached, markdown_table, paper_vs_ours, read_results, say, write_results
 
 torch.set_num_threads(2)
 logging.getLogger("bbcollapse").setLevel(logging.WARNING)
@@ -99,17 +100,15 @@ print(f"scale={SCALE}: {CFG}")
 
 # %% [markdown]
 # ## Helpers: one diagnosis = one engine pass
-# `diagnosis(anchors, samples)` returns MCCS of every anchor and the counts within $r$ that
-# pick the worst case; `mccs_of(anchor, samples)` scores one fixed anchor (the *old* $I_w$)
-# against a new sample set.  Both are single calls of the library's engine.
+# `diagnosis(anchors, samples)` is the library's `diagnose_embeddings` (MCCS of every anchor, the
+# counts within $r$ that pick the worst case, $\mu$ and $\sigma$); `mccs_of(anchor, samples)` scores
+# one fixed anchor (the *old* $I_w$) against a new sample set.  Both are single calls of the library's engine.
 
 
 # %% tags=["hide-input"]
 def diagnosis(anchors, samples, theta=THETA, r=R):
-    st = bb.neighbor_stats(anchors=anchors, samples=samples, radii=(r,), theta=theta)
-    m = bb.mccs(st)
-    worst = int(bb.distinct_modes(anchors, st.counts[:, 0], r=r, top=1).worst)
-    return dict(mccs=m, counts=st.counts[:, 0], worst=worst, pop=bb.population(m))
+    # one shard: the same single engine pass (and summation order) as a plain neighbor_stats call
+    return diagnose_embeddings(anchors, samples, theta=theta, r=r, top=1, grid=(), k=0, shard_size=len(samples))
 
 
 def mccs_of(anchor, samples, theta=THETA):
@@ -138,11 +137,11 @@ C0 = C0b.x
 fitb = world(bb.shard_seed(SEED, 2), CFG["fit"])  # the calibrators' own samples (N latents)
 REF = world(bb.shard_seed(SEED, 3), CFG["C"]).x  # reference set for the quality metrics
 before = diagnosis(A0, C0)
-I_w = A0[before["worst"]]
+I_w = A0[before.worst]
 ident = int(bb.angular_distance(I_w[None, :], world.centres).argmin())
 mass0 = float(np.mean(world.component(C0b.z) == ident))
 print(
-    f"before: mu, sigma = {before['pop']}, MCCS(I_w) = {before['mccs'][before['worst']]:.3f}, "
+    f"before: mu, sigma = ({before.mu:.4f}, {before.sigma:.4f}), MCCS(I_w) = {before.mccs[before.worst]:.3f}, "
     f"I_w is in planted identity {ident} (mass {world.masses[ident]}; measured {mass0:.4f})"
 )
 q_floor = quality(REF, C0)
@@ -184,20 +183,20 @@ def evaluate(
     """Diagnose a calibrated sampler with the same code as the original one."""
     t0 = time.perf_counter()
     if C_new is None:
-        A_new = sampler(bb.shard_seed(SEED, 10), len(before["mccs"])).x
+        A_new = sampler(bb.shard_seed(SEED, 10), len(before.mccs)).x
         b = sampler(bb.shard_seed(SEED, 11), CFG["C"])
         C_new, z_new = b.x, b.z
     seconds = time.perf_counter() - t0
     after = diagnosis(A_new, C_new, theta, r)
     row = dict(
         variant=name,
-        mccs_old_worst_before=float(before["mccs"][before["worst"]]),
+        mccs_old_worst_before=float(before.mccs[before.worst]),
         mccs_old_worst_after=mccs_of(old_worst, C_new, theta),
-        mccs_new_worst_after=float(after["mccs"][after["worst"]]),
-        mu_before=before["pop"].mu,
-        sigma_before=before["pop"].sigma,
-        mu_after=after["pop"].mu,
-        sigma_after=after["pop"].sigma,
+        mccs_new_worst_after=float(after.mccs[after.worst]),
+        mu_before=before.mu,
+        sigma_before=before.sigma,
+        mu_after=after.mu,
+        sigma_after=after.sigma,
         sampling_seconds=seconds,
         **{f"quality_{k}": v for k, v in quality(reference, C_new).items()},
     )
@@ -247,40 +246,25 @@ results["planted"] = dict(
 
 # %% tags=["hide-input"]
 def table(rows, floor):
-    cols = [
-        ("variant", "{:>24}"),
-        ("mccs_old_worst_before", "{:>6.3f}"),
-        ("mccs_old_worst_after", "{:>6.3f}"),
-        ("mccs_new_worst_after", "{:>6.3f}"),
-        ("mu_after", "{:>6.3f}"),
-        ("sigma_after", "{:>6.3f}"),
-        ("quality_frechet", "{:>8.4f}"),
-        ("quality_precision", "{:>6.3f}"),
-        ("quality_recall", "{:>6.3f}"),
-        ("quality_coverage", "{:>6.3f}"),
-        ("acceptance_rate", "{:>6.3f}"),
-        ("sampling_seconds", "{:>6.2f}"),
-    ]
-    head = [
-        "variant",
-        "I_w bef",
-        "I_w aft",
-        "I'_w",
-        "mu'",
-        "sigma'",
-        "Fréchet",
-        "prec",
-        "recall",
-        "cover",
-        "accept",
-        "sec",
-    ]
-    print(" | ".join(f"{h:>8}" for h in head))
-    for r in rows:
-        print(" | ".join(f.format(r.get(c, float("nan"))) for c, f in cols))
-    print(
-        f"noise floor (a fresh sample of the uncalibrated model): Fréchet {floor['frechet']:.4f}, precision "
-        f"{floor['precision']:.3f}, recall {floor['recall']:.3f}, coverage {floor['coverage']:.3f}"
+    """Every variant side by side, then the noise floor its quality columns must beat."""
+    cols = {
+        "mccs_old_worst_before": ("MCCS(I_w) before", "{:.3f}"),
+        "mccs_old_worst_after": ("MCCS(I_w) after", "{:.3f}"),
+        "mccs_new_worst_after": ("MCCS(I'_w)", "{:.3f}"),
+        "mu_after": ("μ after", "{:.3f}"),
+        "sigma_after": ("σ after", "{:.3f}"),
+        "quality_frechet": ("Fréchet", "{:.4f}"),
+        "quality_precision": ("precision", "{:.3f}"),
+        "quality_recall": ("recall", "{:.3f}"),
+        "quality_coverage": ("coverage", "{:.3f}"),
+        "acceptance_rate": ("acceptance", "{:.3f}"),
+        "sampling_seconds": ("seconds", "{:.2f}"),
+    }
+    cells = [[f"`{r['variant']}`"] + [f.format(r.get(c, float("nan"))) for c, (_, f) in cols.items()] for r in rows]
+    display(markdown_table(cells, ["variant"] + [h for h, _ in cols.values()]))
+    say(
+        f"Noise floor (a fresh sample of the uncalibrated model): Fréchet {floor['frechet']:.4f}, precision "
+        f"{floor['precision']:.3f}, recall {floor['recall']:.3f}, coverage {floor['coverage']:.3f}."
     )
 
 
@@ -298,11 +282,11 @@ def boxplot(before, afters, rows, title, fname=None):
     names = list(afters)
     fig, ax = plt.subplots(figsize=(1.8 * len(names) + 1.5, 3.6))
     rng = np.random.default_rng(0)
-    pick_b = rng.choice(len(before["mccs"]), size=min(100, len(before["mccs"])), replace=False)
+    pick_b = rng.choice(len(before.mccs), size=min(100, len(before.mccs)), replace=False)
     data, labels, pos = [], [], []
     for i, nm in enumerate(names):
-        pick_a = rng.choice(len(afters[nm]["mccs"]), size=min(100, len(afters[nm]["mccs"])), replace=False)
-        data += [before["mccs"][pick_b], afters[nm]["mccs"][pick_a]]
+        pick_a = rng.choice(len(afters[nm].mccs), size=min(100, len(afters[nm].mccs)), replace=False)
+        data += [before.mccs[pick_b], afters[nm].mccs[pick_a]]
         pos += [3 * i, 3 * i + 1]
         labels += ["before", "after"]
         r = rows[i]
@@ -340,7 +324,7 @@ Cb_hd = world_hd(bb.shard_seed(SEED, 21), CFG["hd_C"])
 fit_hd = world_hd(bb.shard_seed(SEED, 22), CFG["fit"])
 REF_hd = world_hd(bb.shard_seed(SEED, 23), CFG["hd_C"]).x
 before_hd = diagnosis(A_hd, Cb_hd.x)
-I_w_hd = A_hd[before_hd["worst"]]
+I_w_hd = A_hd[before_hd.worst]
 ident_hd = int(bb.angular_distance(I_w_hd[None, :], world_hd.centres).argmin())
 mass0_hd = float(np.mean(world_hd.component(Cb_hd.z) == ident_hd))
 cals_hd = make_calibrators(
@@ -357,7 +341,7 @@ for name, s in cals_hd.items():
         n_samples=n_hd,
         identity_mass_before=mass0_hd,
         identity_mass_after=float(np.mean(world_hd.component(b.z) == ident_hd)),
-        mccs_old_worst_before=float(before_hd["mccs"][before_hd["worst"]]),
+        mccs_old_worst_before=float(before_hd.mccs[before_hd.worst]),
         mccs_old_worst_after=mccs_of(I_w_hd, b.x),
         quality_frechet=frechet_distance(reference=REF_hd, samples=b.x),
         acceptance_rate=s.report().acceptance_rate,
@@ -479,12 +463,13 @@ if FACES:
     counts_r = bb.neighbor_stats(anchors=A_f, samples=C_f, radii=(FR,)).counts[:, 0]
     FR0 = FTHETA
     before_f = diagnosis(A_f, C_f, FTHETA, FR0)
-    I_w_f = A_f[before_f["worst"]]
-    n_worst = int(before_f["counts"][before_f["worst"]])
+    I_w_f = A_f[before_f.worst]
+    n_worst = int(before_f.counts[before_f.worst])
     print(
-        f"faces before: mu, sigma = {before_f['pop']}, MCCS(I_w) = {before_f['mccs'][before_f['worst']]:.3f}; "
+        f"faces before: mu, sigma = ({before_f.mu:.4f}, {before_f.sigma:.4f}), "
+        f"MCCS(I_w) = {before_f.mccs[before_f.worst]:.3f}; "
         f"largest N(I', C, r={FR:.3f}) = {counts_r.max()} of {len(C_f)}; N(I_w, C, r0={FR0:.3f}) = {n_worst} "
-        f"(mean over anchors {before_f['counts'].mean():.1f})"
+        f"(mean over anchors {before_f.counts.mean():.1f})"
     )
     if n_worst == 0:  # nothing within r of any anchor: Algorithms 1 and 2 are undefined (they divide by it)
         print(
@@ -509,7 +494,7 @@ if FACES:
     t_fit = time.perf_counter() - t0
     # WHITE-BOX: latents of I_w's image by gradient descent through the DCGAN (pixel L2 + alpha ||z||^2)
     t0 = time.perf_counter()
-    target = G_face.generate(zQ[before_f["worst"]][None, :], raw=True)[0]
+    target = G_face.generate(zQ[before_f.worst][None, :], raw=True)[0]
     for prm in G_face.net.parameters():  # gradients w.r.t. z only
         prm.requires_grad_(False)
     wb = cal.white_box_latents(
@@ -699,7 +684,7 @@ display(
         [compared("gmm", "gmm"), compared("gmm", "voronoi"), compared("importance sampling", "rejection-output")]
     )
 )
-display(Markdown(text))
+say(text)
 
 # %% [markdown]
 # ## Reading the results: why each variant behaves as it does

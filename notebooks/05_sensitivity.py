@@ -37,8 +37,9 @@ import numpy as np
 from IPython.display import display
 
 import bbcollapse as bb
+from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.subjects.synthetic import PlantedSphere
-from notebooks._book import at_scale, face_embeddings_path, markdown_table, read_results, write_results
+from notebooks._book import at_scale, face_embeddings_path, markdown_table, read_results, say, write_results
 
 N_BASE, N_DUP, COPIES, N_ANCHORS = at_scale(
     SCALE, {"smoke": (2_000, 4, 100, 300), "default": (20_000, 4, 1_000, 2_000), "paper": (100_000, 4, 1_000, 10_000)}
@@ -50,16 +51,14 @@ def diagnose_set(emb, reference, *, theta, r, n_anchors, seed):
     """Split a set of embeddings into disjoint A and C; MCCS(I_w), (mu, sigma) and a Fréchet distance."""
     perm = np.random.default_rng(seed).permutation(len(emb))
     A, C = emb[perm[:n_anchors]], emb[perm[n_anchors:]]
-    st = bb.neighbor_stats(anchors=A, samples=C, radii=(r,), theta=theta)
-    scores = bb.mccs(st)
-    worst = bb.distinct_modes(A, st.counts[:, 0], r=r, top=1).worst
-    pop = bb.population(scores)
+    # one shard: the same single engine pass (and summation order) as a plain neighbor_stats call
+    rep = diagnose_embeddings(A, C, theta=theta, r=r, top=1, grid=(), k=0, shard_size=len(C))
     return {
-        "mccs_worst": float(scores[worst]),
-        "mu": pop.mu,
-        "sigma": pop.sigma,
+        "mccs_worst": float(rep.mccs[rep.worst]),
+        "mu": rep.mu,
+        "sigma": rep.sigma,
         "frechet": bb.frechet_distance(reference=reference, samples=emb),
-        "scores": scores,
+        "scores": rep.mccs,
     }
 
 
@@ -174,7 +173,7 @@ for row in rows:
             "frechet_change_over_yardstick": None if ys is None else (f1 - f0) / ys,
         }
     )
-    print(
+    say(
         f"{row['subject']}: MCCS(I_w) changes by {100 * rel_m:+.0f}% (paper {100 * (0.81 / 0.59 - 1):+.0f}%). The "
         "Fréchet distance "
         f"goes from {f0:.4f} (its sampling noise floor: base and reference are the same law) to {f1:.4f}"
@@ -187,7 +186,7 @@ for row in rows:
         + ". In the paper FID moved +4% over a baseline (15.36) dominated by the "
         "gap to real data; relative changes over a near-zero noise floor are not comparable with it, so we report both."
     )
-write_results(
+path = write_results(
     RESULTS_DIR,
     "05_sensitivity",
     {

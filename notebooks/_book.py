@@ -27,6 +27,7 @@ __all__ = [
     "mc_rate",
     "paper_vs_ours",
     "read_results",
+    "say",
     "write_results",
 ]
 
@@ -99,8 +100,15 @@ def markdown_table(rows: Sequence[Sequence[object]], header: Sequence[str]):
     from IPython.display import Markdown
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def say(text: str) -> None:
+    """Show a sentence generated from the measurements as prose (it wraps, unlike printed output)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
 
 
 def paper_vs_ours(rows: Sequence[Sequence[object]]):
