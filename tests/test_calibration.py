@@ -7,6 +7,7 @@ So the targets below come from the subject's ground truth (``neighbor_prob``,
 ``component``, the normal CDF) and from brute-force cell assignment, never from the
 calibrator's own bookkeeping.
 """
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -148,8 +149,17 @@ def test_voronoi_keeps_the_law_inside_cells_and_gmm_does_not(ps, voronoi, gmm, p
 # ------------------------------------------------------------------------ Algorithm 2
 @pytest.mark.parametrize("p", [0.25, None])
 def test_output_rejection_reaches_target_and_acceptance(ps, fit, mode, p):
-    cal = rejection_calibrator(ps, identity_descriptor, modes=mode, r0=R0, region="output", accept_prob=p,
-                               fit_latents=fit[0], fit_embeddings=fit[1], seed=4)
+    cal = rejection_calibrator(
+        ps,
+        identity_descriptor,
+        modes=mode,
+        r0=R0,
+        region="output",
+        accept_prob=p,
+        fit_latents=fit[0],
+        fit_embeddings=fit[1],
+        seed=4,
+    )
     p = float(cal.p[0])
     assert 0 < p < 1
     pd = ps.neighbor_prob(mode, R0)  # exact P(d(X, I_m) <= r0); the whole identity lies inside
@@ -168,8 +178,9 @@ def test_output_rejection_reaches_target_and_acceptance(ps, fit, mode, p):
 def test_reference_count_gives_the_papers_p(ps, fit, mode):
     z, e = fit
     ref = e[:50]
-    cal = rejection_calibrator(ps, identity_descriptor, modes=mode, r0=R0, references=ref,
-                               fit_latents=z, fit_embeddings=e)
+    cal = rejection_calibrator(
+        ps, identity_descriptor, modes=mode, r0=R0, references=ref, fit_latents=z, fit_embeddings=e
+    )
     dots = e.astype(np.float64) @ np.vstack([mode, ref]).T
     cnt = (np.arccos(np.clip(dots, -1, 1)) / np.pi <= R0).sum(0)
     assert cal.p[0] == pytest.approx(cnt[1:].mean() / cnt[0], rel=1e-12)
@@ -177,8 +188,9 @@ def test_reference_count_gives_the_papers_p(ps, fit, mode):
 
 def test_authors_latent_ball_does_nothing(ps, fit, mode):
     """Finding: the authors' ball (centre = mean of H, radius = min distance to H) holds ~no prior mass."""
-    cal = rejection_calibrator(ps, modes=mode, r0=R0, region="ball", accept_prob=0.0,
-                               fit_latents=fit[0], fit_embeddings=fit[1])
+    cal = rejection_calibrator(
+        ps, modes=mode, r0=R0, region="ball", accept_prob=0.0, fit_latents=fit[0], fit_embeddings=fit[1]
+    )
     z = ps.latents(99, 50_000)
     frac = cal.in_region(z).mean()
     assert frac < 0.002  # measured ~1e-4 here (p = 0: every latent in the ball is rejected)
@@ -186,8 +198,16 @@ def test_authors_latent_ball_does_nothing(ps, fit, mode):
     mass = np.mean(ps.component(cal.latents(5, n)) == 0)
     assert abs(mass - W0) < _binom_tol(W0, n) + frac  # the mode is not calibrated
     # a ball reaching the farthest point of H (radius "max") does cut the mode, but also much else
-    big = rejection_calibrator(ps, modes=mode, r0=R0, region="ball", ball_radius="max", accept_prob=0.0,
-                               fit_latents=fit[0], fit_embeddings=fit[1])
+    big = rejection_calibrator(
+        ps,
+        modes=mode,
+        r0=R0,
+        region="ball",
+        ball_radius="max",
+        accept_prob=0.0,
+        fit_latents=fit[0],
+        fit_embeddings=fit[1],
+    )
     inside = big.in_region(z)[:, 0]
     assert inside.mean() > 2 * W0 and (ps.component(z[inside]) == 0).mean() < 0.5
 
@@ -196,8 +216,18 @@ def test_hull_in_high_dimension_contains_no_fresh_latent():
     """Finding (why the authors abandoned it): conv of the top 100 H latents in 66-D holds no fresh z."""
     ps64 = PlantedSphere(dim=64, masses=(W0,), spread=0.15, centres_seed=0)
     z = ps64.latents(1, 3000)
-    cal = rejection_calibrator(ps64, identity_descriptor, modes=ps64.centres[0], r0=R0, region="hull",
-                               top_h=100, accept_prob=0.0, hull_tol=0.05, fit_latents=z, fit_embeddings=ps64.generate(z))
+    cal = rejection_calibrator(
+        ps64,
+        identity_descriptor,
+        modes=ps64.centres[0],
+        r0=R0,
+        region="hull",
+        top_h=100,
+        accept_prob=0.0,
+        hull_tol=0.05,
+        fit_latents=z,
+        fit_embeddings=ps64.generate(z),
+    )
     fresh = ps64.latents(2, 200)
     mode_fresh = fresh[ps64.component(fresh) == 0]
     res = hull_residual(mode_fresh, cal.H[0])
@@ -212,15 +242,33 @@ def test_hull_in_low_dimension_covers_part_of_the_mode(ps, fit, mode):
     """Finding in 8-D: the top-h hull is clean but small; the hull of all of H is large but contaminated."""
     z = ps.latents(3, 400)
     comp = ps.component(z) == 0
-    top = rejection_calibrator(ps, modes=mode, r0=R0, region="hull", top_h=400, accept_prob=0.0, hull_tol=1e-9,
-                               fit_latents=fit[0], fit_embeddings=fit[1])
+    top = rejection_calibrator(
+        ps,
+        modes=mode,
+        r0=R0,
+        region="hull",
+        top_h=400,
+        accept_prob=0.0,
+        hull_tol=1e-9,
+        fit_latents=fit[0],
+        fit_embeddings=fit[1],
+    )
     inside = top.in_region(z)[:, 0]
     # the 400 nearest images come from one corner of the (convex) mode slab: all caught latents are
     # the mode's, but only a few percent of it (measured 8%)
     assert comp[inside].all()
     assert 0.01 < (inside & comp).sum() / comp.sum() < 0.3
-    full = rejection_calibrator(ps, modes=mode, r0=R0, region="hull", top_h=None, accept_prob=0.0, hull_tol=1e-9,
-                                fit_latents=fit[0], fit_embeddings=fit[1])
+    full = rejection_calibrator(
+        ps,
+        modes=mode,
+        r0=R0,
+        region="hull",
+        top_h=None,
+        accept_prob=0.0,
+        hull_tol=1e-9,
+        fit_latents=fit[0],
+        fit_embeddings=fit[1],
+    )
     inside = full.in_region(z)[:, 0]
     # H also holds diffuse latents whose images fall within r0 of I_m: their hull covers most of
     # the mode (measured 64%) but as much non-mode latent space (purity measured 47%)
@@ -242,8 +290,17 @@ def test_white_box_latents_recover_the_target_and_feed_rejection():
 
     z_star = torch.randn(1, L)
     target = gen(z_star)[0]
-    wb = white_box_latents(gen, target_image=target.numpy(), latent_dim=L, descriptor=lambda x: x,
-                           n_restarts=16, steps=100, lr=0.1, alpha=1e-4, seed=1)
+    wb = white_box_latents(
+        gen,
+        target_image=target.numpy(),
+        latent_dim=L,
+        descriptor=lambda x: x,
+        n_restarts=16,
+        steps=100,
+        lr=0.1,
+        alpha=1e-4,
+        seed=1,
+    )
     assert wb.z.shape == (16, L)
     assert np.median(wb.distance) < 0.03  # most restarts land near the target's identity
     with torch.no_grad():  # ... where random latents do not
@@ -262,8 +319,17 @@ def test_white_box_latents_recover_the_target_and_feed_rejection():
 
     toy = Toy()
     fz = toy.latents(0, 4000)
-    cal = white_box_rejection_calibrator(toy, modes=target.numpy(), r0=0.05, white_box=wb, region="ball",
-                                         ball_radius="max", accept_prob=0.5, fit_latents=fz, fit_embeddings=toy.generate(fz))
+    cal = white_box_rejection_calibrator(
+        toy,
+        modes=target.numpy(),
+        r0=0.05,
+        white_box=wb,
+        region="ball",
+        ball_radius="max",
+        accept_prob=0.5,
+        fit_latents=fz,
+        fit_embeddings=toy.generate(fz),
+    )
     assert cal.method.startswith("white-box")
     out = cal(0, 500)
     assert out.z.shape == (500, L) and cal.report().accepted == 500
@@ -287,8 +353,9 @@ def test_bad_parameters_raise_clear_errors(ps, fit, mode):
     # the reference (the identity centre) is denser than the "mode" (a diffuse sample): p > 1
     diffuse = e[np.flatnonzero(ps.component(z) == -1)[0]]
     with pytest.raises(ValueError, match="impossible"):
-        rejection_calibrator(ps, identity_descriptor, modes=diffuse, r0=0.3, references=mode,
-                             fit_latents=z, fit_embeddings=e)
+        rejection_calibrator(
+            ps, identity_descriptor, modes=diffuse, r0=0.3, references=mode, fit_latents=z, fit_embeddings=e
+        )
     with pytest.raises(ValueError, match="impossible"):
         acceptance_probability(mode_count=3, reference_count=4)
     with pytest.raises(ValueError, match="region"):
@@ -300,8 +367,17 @@ def test_bad_parameters_raise_clear_errors(ps, fit, mode):
 
 
 def test_report_arithmetic():
-    r = CalibrationReport(method="x", proposed=400, accepted=100, generator_calls=400, descriptor_calls=400,
-                          seconds=2.0, fit_seconds=1.0, fit_generator_calls=10, expected_acceptance=0.25)
+    r = CalibrationReport(
+        method="x",
+        proposed=400,
+        accepted=100,
+        generator_calls=400,
+        descriptor_calls=400,
+        seconds=2.0,
+        fit_seconds=1.0,
+        fit_generator_calls=10,
+        expected_acceptance=0.25,
+    )
     assert r.acceptance_rate == 0.25 and r.generator_calls_per_sample == 4.0 and r.seconds_per_sample == 0.02
     assert "acceptance=0.2500" in repr(r) and r.as_dict()["acceptance_rate"] == 0.25
 
@@ -321,8 +397,9 @@ def test_accept_mask_thins_a_pool_like_the_sampler(ps, voronoi, fit, mode):
     z = ps.latents(s, 500)
     keep = voronoi.accept_mask(z, seed=s)
     np.testing.assert_array_equal(voronoi.latents(8, int(keep.sum())), z[keep])
-    rej = rejection_calibrator(ps, identity_descriptor, modes=mode, r0=R0, accept_prob=0.0,
-                               fit_latents=fit[0], fit_embeddings=fit[1])
+    rej = rejection_calibrator(
+        ps, identity_descriptor, modes=mode, r0=R0, accept_prob=0.0, fit_latents=fit[0], fit_embeddings=fit[1]
+    )
     e = ps.generate(z)
     keep = rej.accept_mask(z, e, seed=1)
     assert not (ps.component(z[keep]) == 0).any() and keep.sum() > 0.7 * len(z)
@@ -342,16 +419,29 @@ def test_importance_weights_reproduce_the_calibrated_mode_mass(ps, gmm, voronoi,
     w, ess = importance_weights(voronoi.log_density_ratio(z))
     zc = voronoi.latents(31, 10_000)
     assert abs(np.sum(w * comp) - np.mean(ps.component(zc) == 0)) < 0.01
-    w, ess = importance_weights(np.array([0.0, -np.inf, 0.0]))
-    np.testing.assert_allclose(w, [0.5, 0, 0.5]) and ess == 2.0
     with pytest.raises(ValueError, match="-inf"):
         importance_weights(np.array([-np.inf, -np.inf]))
 
 
+@pytest.mark.parametrize("ratios", [[1.0, 0.0, 1.0], [1.0, 3.0, 0.0, 0.5], [2.0], [1e-3, 1.0, 1.0, 1.0, 7.0]])
+def test_importance_weights_and_ess_match_the_closed_form(ratios):
+    """Weights r_i / sum r and Kish's ESS (sum r)^2 / sum r^2, from the raw ratios r = q/p (0 -> log -inf)."""
+    r = np.array(ratios)
+    with np.errstate(divide="ignore"):
+        w, ess = importance_weights(np.log(r))
+    np.testing.assert_allclose(w, r / r.sum(), rtol=1e-12, atol=0)
+    assert ess == pytest.approx(r.sum() ** 2 / np.sum(r**2), rel=1e-12)
+    # large log ratios (exp overflows) give the same weights: computed in log space
+    w_big, ess_big = importance_weights(np.log(r[r > 0]) + 800.0)
+    np.testing.assert_allclose(w_big, r[r > 0] / r.sum(), rtol=1e-12)
+    assert ess_big == pytest.approx(ess, rel=1e-12)
+
+
 def test_non_mode_weighting_removes_the_modes_share(ps, fit, mode, prior_cells):
     z_fit, e_fit = fit
-    v = voronoi_calibrator(ps, modes=mode, r0=R0, n_clusters=K, weighting="non-mode", fit_latents=z_fit,
-                           fit_embeddings=e_fit, seed=3)
+    v = voronoi_calibrator(
+        ps, modes=mode, r0=R0, n_clusters=K, weighting="non-mode", fit_latents=z_fit, fit_embeddings=e_fit, seed=3
+    )
     cw = v.weights
     np.testing.assert_allclose(cw.weights, (cw.pi * cw.n_fit - cw.counts) / (cw.n_fit - cw.counts.sum()), rtol=1e-12)
     z, _ = prior_cells
@@ -366,4 +456,91 @@ def test_non_mode_weighting_removes_the_modes_share(ps, fit, mode, prior_cells):
     # size-aware weights lower the mode less than the paper's here (measured 0.15 vs 0.03) but never raise it
     assert target < 0.9 * W0
     with pytest.raises(ValueError, match="weighting"):
-        voronoi_calibrator(ps, modes=mode, r0=R0, n_clusters=K, weighting="inverse", fit_latents=z_fit, fit_embeddings=e_fit)
+        voronoi_calibrator(
+            ps, modes=mode, r0=R0, n_clusters=K, weighting="inverse", fit_latents=z_fit, fit_embeddings=e_fit
+        )
+
+
+# ------------------------------------------------------------------------ engine counts, stores, frozen state
+def test_near_modes_counts_ties_and_matches_float64(ps, fit):
+    """Membership through the engine equals a float64 brute force, with the tie d == r0 counted."""
+    from bbcollapse.calibration.fitting import near_modes
+
+    _, e = fit
+    modes = e[[3, 50, 700]].astype(np.float64)
+    brute = e.astype(np.float64) @ modes.T >= np.cos(np.pi * R0)
+    np.testing.assert_array_equal(near_modes(e, modes, R0), brute)
+    # an exact tie: <e, mode> = cos(pi r0) exactly in float64 (the mode is the first axis)
+    c = np.cos(np.pi * R0)
+    mode = np.eye(3)[:1]
+    tie = np.array([[c, np.sqrt(1 - c * c), 0.0], [np.nextafter(c, -2.0), np.sqrt(1 - c * c), 0.0]])
+    np.testing.assert_array_equal(near_modes(tie, mode, R0)[:, 0], [True, False])
+
+
+@pytest.fixture()
+def store(tmp_path, ps):
+    from bbcollapse.store import EmbeddingStore
+
+    with EmbeddingStore(tmp_path / "fit", sampler=ps, descriptor=identity_descriptor, seed=9, shard_size=1000) as s:
+        yield s
+
+
+def test_calibrators_fit_from_an_embedding_store(ps, mode, store):
+    """A store's first n_fit pairs are the fitting set: shard j is ps(shard_seed(seed, 1, j), n_j), by contract."""
+    from bbcollapse.blackbox import shard_seed
+
+    n_fit = 3500
+    batches = [ps(shard_seed(9, 1, j), nj) for j, nj in enumerate([1000, 1000, 1000, 500])]
+    z = np.concatenate([b.z for b in batches])
+    e = identity_descriptor(np.concatenate([b.x for b in batches]))
+    kw = dict(modes=mode, r0=R0, seed=3)
+    v_store = voronoi_calibrator(ps, n_clusters=K, store=store, n_fit=n_fit, **kw)
+    v_arr = voronoi_calibrator(ps, n_clusters=K, fit_latents=z, fit_embeddings=e, **kw)
+    assert v_store.report().fit_generator_calls == n_fit  # the store computed its shards once
+    np.testing.assert_array_equal(v_store.weights.centroids, v_arr.weights.centroids)
+    near = e.astype(np.float64) @ mode >= np.cos(np.pi * R0)
+    np.testing.assert_array_equal(v_store.weights.counts, np.bincount(v_store.weights.assign(z)[near], minlength=K))
+    g = gmm_calibrator(ps, n_clusters=K, store=store, n_fit=n_fit, **kw)
+    assert g.report().fit_generator_calls == 0  # ... and later calibrators read them
+    np.testing.assert_array_equal(g.weights.weights, v_arr.weights.weights)
+    rej = rejection_calibrator(ps, identity_descriptor, store=store, n_fit=n_fit, references=e[:40], **kw)
+    cnt = (e.astype(np.float64) @ np.vstack([mode, e[:40]]).T >= np.cos(np.pi * R0)).sum(0)
+    assert rej.p[0] == pytest.approx(cnt[1:].mean() / cnt[0], rel=1e-12)
+    np.testing.assert_array_equal(rej.H[0], z[near].astype(np.float64))
+    with pytest.raises(ValueError, match="once"):
+        voronoi_calibrator(ps, n_clusters=K, store=store, fit_latents=z, fit_embeddings=e, **kw)
+
+
+def test_fitted_state_is_frozen_and_white_box_is_a_relabelled_copy(ps, fit, mode, voronoi):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        voronoi.weights = None
+    rej = rejection_calibrator(
+        ps, modes=mode, r0=R0, region="ball", accept_prob=0.5, fit_latents=fit[0], fit_embeddings=fit[1]
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rej.p = np.zeros(1)
+    wb = white_box_rejection_calibrator(
+        ps,
+        modes=mode,
+        r0=R0,
+        white_box=[rej.H[0]],
+        region="ball",
+        accept_prob=0.5,
+        fit_latents=fit[0],
+        fit_embeddings=fit[1],
+    )
+    assert rej.method == "rejection-ball" and wb.method == "white-box-rejection-ball"
+    np.testing.assert_array_equal(wb.region.radii, rej.region.radii)  # same H: same ball
+    wb(1, 10)
+    assert wb.report().accepted == 10 and rej.report().accepted == 0  # costs are not shared
+
+
+def test_progress_bars_show_when_asked(ps, fit, mode, capsys):
+    v = voronoi_calibrator(
+        ps, modes=mode, r0=R0, n_clusters=4, n_fit=500, descriptor=identity_descriptor, progress=True
+    )
+    v.latents(0, 100)
+    err = capsys.readouterr().err
+    assert "embed fitting set" in err and "voronoi" in err
