@@ -11,14 +11,29 @@ one subpackage per step::
 The core (distances, protocols, the engine, MCCS) is imported eagerly; every other
 public name is imported on first use, from the module the map below names.
 """
+
 from __future__ import annotations
 
 import importlib
 
-from .blackbox.protocols import *  # noqa: F401,F403
-from .distance import *  # noqa: F401,F403
-from .neighbors import NeighborStats, PAPER_GRID, error_band, neighbor_stats  # noqa: F401
-from .stats.mccs import *  # noqa: F401,F403
+# The core, imported eagerly (numpy only): protocols, distances, the engine's entry point, MCCS.
+from .blackbox.protocols import (  # noqa: F401
+    Batch,
+    BlackBoxError,
+    Descriptor,
+    GaussianLatentModel,
+    LatentModel,
+    Sampler,
+    describe_batch,
+    file_sha256,
+    identity_descriptor,
+    identity_of,
+    sample_batch,
+    shard_seed,
+)
+from .distance import angular_distance, cos_threshold, distance_from_cos, similarity, unit, validate_unit  # noqa: F401
+from .neighbors import PAPER_GRID, NeighborStats, error_band, neighbor_stats  # noqa: F401
+from .stats.mccs import MCCS_FORMS, Population, mccs, population  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -70,7 +85,9 @@ _PUBLIC: dict[str, str] = {
     "ANCHOR_STREAM": "diagnosis",
     "Report": "diagnosis",
     "SAMPLE_STREAM": "diagnosis",
+    "DiagnoseConfig": "diagnosis",
     "diagnose": "diagnosis",
+    "diagnose_embeddings": "diagnosis",
     "reduce_shard": "diagnosis",
     "summarize": "diagnosis",
     # diagnosis.distributed
@@ -113,12 +130,14 @@ _PUBLIC: dict[str, str] = {
     "distinct_modes": "stats",
     "global_envelope_test": "stats",
     "mccs": "stats",
+    "neighbor_counts": "stats",
     "mccs_standard_error": "stats",
     "min_reference_curves": "stats",
     "neighbor_curves": "stats",
     "null_worst_case_curves": "stats",
     "pointwise_band": "stats",
     "population": "stats",
+    "worst_index": "stats",
     "samples_needed": "stats",
     "similarity_contributions": "stats",
     "worst_case_curves": "stats",
@@ -139,7 +158,6 @@ _MODULES: dict[str, str] = {
     "distributed": "diagnosis.distributed",
     "engine": "neighbors.engine",
     "hypothesis": "stats",
-    "mccs": "stats.mccs",
     "metrics": "metrics",
     "neighbors": "neighbors",
     "stats": "stats",
@@ -162,4 +180,5 @@ def __dir__():
     return sorted(set(globals()) | set(_PUBLIC) | set(_MODULES))
 
 
-__all__ = sorted(_PUBLIC)
+_EAGER = {name for name in globals() if not name.startswith("_")} - {"annotations", "importlib"}
+__all__ = sorted(set(_PUBLIC) | _EAGER)

@@ -1,4 +1,5 @@
 """The one progress-bar helper: tqdm with throughput, shown only on a terminal unless asked."""
+
 from __future__ import annotations
 
 import sys

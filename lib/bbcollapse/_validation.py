@@ -3,6 +3,7 @@
 Every public function validates at its boundary with these, so that the same mistake gets the
 same clear error everywhere (the value received, the range expected).
 """
+
 from __future__ import annotations
 
 import numbers

@@ -10,11 +10,12 @@ The canonical (exact) definition used by the whole package is the float64 one:
 ``d(a, b) <= r``  iff  ``float64 dot(a, b) >= cos(pi * r)`` (a tie counts as a
 neighbour; the paper's ``(1 + sgn)/2`` would count it as one half).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_theta, check_unit_interval
+from ._validation import check_theta
 
 __all__ = ["angular_distance", "cos_threshold", "distance_from_cos", "similarity", "validate_unit", "unit"]
 
@@ -108,7 +109,9 @@ def validate_unit(x, name, dim=None):
         arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
         rows = np.where(~np.isfinite(arr).all(axis=1))[0]
-        raise ValueError(f"{name} contains NaN or inf values (rows {rows[:5].tolist()}...); expected finite unit vectors")
+        raise ValueError(
+            f"{name} contains NaN or inf values (rows {rows[:5].tolist()}...); expected finite unit vectors"
+        )
     norms = np.linalg.norm(arr.astype(np.float64), axis=1)
     if (norms == 0).any():
         rows = np.where(norms == 0)[0]

@@ -19,6 +19,7 @@ an iterable of shards.  Statistics over disjoint shards merge exactly
 (:meth:`NeighborStats.merge`), which is what makes streaming, resuming and
 distributed reduction the same code path.
 """
+
 from __future__ import annotations
 
 import numpy as np

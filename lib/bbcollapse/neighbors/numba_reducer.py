@@ -26,6 +26,7 @@ a single parallel numba pass over its rows then does every reduction at once:
 Counts, top-k and the similarity sum are therefore computed from float64 dot
 products: counts and top-k exactly, the similarity sum to float64 round-off.
 """
+
 from __future__ import annotations
 
 import math
@@ -428,8 +429,16 @@ class NumbaReducer:
     tile_rows, tile_cols : tile shape (see ``TILE_ROWS``, ``TILE_COLS``).
     """
 
-    def __init__(self, plan: Plan, anchors: np.ndarray, *, anchor_block=2048, tile_rows=TILE_ROWS,
-                 tile_cols=TILE_COLS, n_buckets=LUT_BUCKETS):
+    def __init__(
+        self,
+        plan: Plan,
+        anchors: np.ndarray,
+        *,
+        anchor_block=2048,
+        tile_rows=TILE_ROWS,
+        tile_cols=TILE_COLS,
+        n_buckets=LUT_BUCKETS,
+    ):
         import torch
 
         self.torch = torch
@@ -440,8 +449,9 @@ class NumbaReducer:
         self.a32 = torch.from_numpy(np.ascontiguousarray(anchors, dtype=np.float32))
         self.a64 = np.ascontiguousarray(anchors, dtype=np.float64)
         self.cos_theta = math.cos(math.pi * plan.theta) if plan.theta is not None else 2.0
-        self.lut = build_bin_lut(plan.t_asc, plan.band, math.cos(math.pi * plan.theta) if plan.theta is not None
-                                 else None, n_buckets)
+        self.lut = build_bin_lut(
+            plan.t_asc, plan.band, math.cos(math.pi * plan.theta) if plan.theta is not None else None, n_buckets
+        )
         self.t_asc = np.ascontiguousarray(plan.t_asc, dtype=np.float64)
         self.lut_nt = build_bin_lut(plan.t_asc, plan.band, None, n_buckets)
         self.hist = np.zeros((self.m, len(self.t_asc) + 1), dtype=np.int64)
@@ -496,8 +506,11 @@ class NumbaReducer:
                     dense = self._dense.get(b0)
                     if dense is None:  # first tile of these anchors: float32 GEMM, then look
                         torch.mm(self.a32[b0:b1], c32[s0:s1].T, out=out)
-                        dense = plan.theta is not None and int(torch.count_nonzero(
-                            out > self.cos_theta - plan.band)) > DENSE_FRACTION * out.numel()
+                        dense = (
+                            plan.theta is not None
+                            and int(torch.count_nonzero(out > self.cos_theta - plan.band))
+                            > DENSE_FRACTION * out.numel()
+                        )
                         if not dense:
                             self._dense[b0] = False
                     elif not dense:
@@ -515,10 +528,30 @@ class NumbaReducer:
                     self.tiles += 1
                     self._n_exact[:] = 0
                     reduce_tile(
-                        out.numpy(), self.a64, cx, b0, s0, int(offset), self.lut, self.lut_nt, self.t_asc,
-                        float(plan.band), float(self.cos_theta), float(plan.theta or 0.0),
-                        plan.theta is not None, self.hist, self.ssum, self.top_d, self.top_i, thr,
-                        ex, use_ex, self.s_tab, float(self.inv_h), self.use_tab, self._n_exact,
+                        out.numpy(),
+                        self.a64,
+                        cx,
+                        b0,
+                        s0,
+                        int(offset),
+                        self.lut,
+                        self.lut_nt,
+                        self.t_asc,
+                        float(plan.band),
+                        float(self.cos_theta),
+                        float(plan.theta or 0.0),
+                        plan.theta is not None,
+                        self.hist,
+                        self.ssum,
+                        self.top_d,
+                        self.top_i,
+                        thr,
+                        ex,
+                        use_ex,
+                        self.s_tab,
+                        float(self.inv_h),
+                        self.use_tab,
+                        self._n_exact,
                     )
                     self._dense[b0] = int(self._n_exact.sum()) > DENSE_FRACTION * (b1 - b0) * (s1 - s0)
         finally:

@@ -1,4 +1,5 @@
 """The thresholds of one engine run, in the shapes the tile reducers want (a numpy-only leaf)."""
+
 from __future__ import annotations
 
 import math
@@ -43,14 +44,20 @@ class Plan:
         cum = ge[:, 1 : n_t + 1]
         return cum[:, self.radii_pos].astype(np.int64), cum[:, self.grid_pos].astype(np.int64)
 
-    def to_stats(self, hist, ssum_unnormalised, top_d, top_i, n_samples) -> "NeighborStats":
+    def to_stats(self, hist, ssum_unnormalised, top_d, top_i, n_samples) -> NeighborStats:
         """Accumulators of a reducer -> NeighborStats (``ssum`` still lacks the 1/(e^theta - 1) factor)."""
         counts, curve = self.finish(np.asarray(hist))
         ssum = np.array(ssum_unnormalised, dtype=np.float64)
         if self.theta is not None:
             ssum /= math.expm1(self.theta)
         return NeighborStats(
-            radii=self.radii, grid=self.grid, theta=self.theta, counts=counts, curve=curve, ssum=ssum,
-            topk_dist=np.array(top_d, dtype=np.float64), topk_index=np.array(top_i, dtype=np.int64),
+            radii=self.radii,
+            grid=self.grid,
+            theta=self.theta,
+            counts=counts,
+            curve=curve,
+            ssum=ssum,
+            topk_dist=np.array(top_d, dtype=np.float64),
+            topk_index=np.array(top_i, dtype=np.int64),
             n_samples=int(n_samples),
         )

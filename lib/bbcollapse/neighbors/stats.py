@@ -1,11 +1,12 @@
 """Per-anchor neighbour statistics and how they merge: the engine's output type (a numpy-only leaf).
 
-``counts`` is N(I', C, r), the neighbour count inside Eq. 9 of paper 000 (Eq. 2 of paper 001), for each radius; ``curve`` the same count on
-a distance grid (the neighbour function of Sec. 3.3); ``ssum`` the sum of the similarity
-kernel of Eq. 6 (the argument of MCCS, Eq. 7); ``topk_*`` the k nearest samples.
+``counts`` is N(I', C, r), the neighbour count inside Eq. 9 of paper 000 (Eq. 2 of paper 001),
+for each radius; ``curve`` the same count on a distance grid (the neighbour function of Sec. 3.3);
+``ssum`` the sum of the similarity kernel of Eq. 6 (the argument of MCCS, Eq. 7); ``topk_*`` the k nearest samples.
 Statistics over disjoint sample shards add up and top-k lists merge, which is what makes
 streaming, resuming and distribution one code path.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ __all__ = ["NeighborStats", "PAPER_GRID", "error_band", "merge_topk"]
 #: The paper's neighbour-function grid: d = 0.10, 0.11, ..., 0.50 (41 points).
 PAPER_GRID = np.round(np.arange(10, 51) / 100.0, 2)
 
-_U32 = 2.0 ** -24
+_U32 = 2.0**-24
 
 
 def error_band(dim: int) -> float:
@@ -77,7 +78,7 @@ class NeighborStats:
             raise KeyError(f"radius {r} was not computed; available radii: {self.radii.tolist()}")
         return self.counts[:, hit[0]]
 
-    def merge(self, other: "NeighborStats") -> "NeighborStats":
+    def merge(self, other: NeighborStats) -> NeighborStats:
         """Combine statistics of two disjoint sample shards (exact, associative)."""
         if not isinstance(other, NeighborStats):
             raise TypeError(f"can only merge NeighborStats, got {type(other).__name__}")
@@ -115,7 +116,7 @@ class NeighborStats:
         )
 
     @classmethod
-    def empty(cls, m: int, radii, grid, theta, k) -> "NeighborStats":
+    def empty(cls, m: int, radii, grid, theta, k) -> NeighborStats:
         return cls(
             radii=np.asarray(radii, dtype=np.float64),
             grid=np.asarray(grid, dtype=np.float64),

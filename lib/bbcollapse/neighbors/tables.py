@@ -1,5 +1,6 @@
 """Lookup tables of the fused CPU kernel (numpy only): cosine bucket -> histogram bin, and the
 similarity kernel of Eq. 6 as piecewise cubics in t = sqrt(1 - cos)."""
+
 from __future__ import annotations
 
 import math

@@ -9,6 +9,7 @@ before the tile is dropped.
 ops; it is the portable reference path.  The fused CPU kernel
 (:mod:`.numba_reducer`) is picked by ``backend="auto"`` on CPU.
 """
+
 from __future__ import annotations
 
 import math
@@ -116,9 +117,7 @@ class TorchReducer:
             kth = torch.topk(cos, kk, dim=1).values[:, -1:]
             rows, cols = (cos >= kth - 2 * band).nonzero(as_tuple=True)
             d64 = torch.arccos(self._exact_dots(rows, cols, b0, c64).clamp(-1, 1)) / math.pi
-            cd, ci = topk_candidates(
-                rows.cpu().numpy(), cols.cpu().numpy() + offset, d64.cpu().numpy(), mb, plan.k
-            )
+            cd, ci = topk_candidates(rows.cpu().numpy(), cols.cpu().numpy() + offset, d64.cpu().numpy(), mb, plan.k)
             td, ti = merge_topk(
                 np.concatenate([self.top_d[b0:b1], cd], axis=1),
                 np.concatenate([self.top_i[b0:b1], ci], axis=1),

@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .._validation import check_alpha, check_option, check_unit_interval
 from ..neighbors import PAPER_GRID, neighbor_stats
@@ -255,6 +254,8 @@ def _inverse(t, transform):
 def _pointwise_extreme_ranks(y, alternative):
     """(N, G) pointwise ranks, 1 = most extreme; ties get the average rank (as GET does)."""
     n = y.shape[0]
+    from scipy import stats  # imported here: `import bbcollapse` stays free of scipy
+
     up = stats.rankdata(y, method="average", axis=0)  # 1 = smallest
     down = n + 1 - up  # 1 = largest
     if alternative == "greater":

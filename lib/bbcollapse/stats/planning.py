@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .._validation import check_fraction, check_option, check_positive
 from .mccs import MCCS_FORMS, mccs
@@ -122,6 +121,8 @@ def samples_needed(pilot_similarities, *, half_width: float, level: float = 0.95
         raise ValueError(
             f"the pilot's mean similarity is {m}; need some (but not all) samples within theta of the anchor"
         )
+    from scipy import stats  # imported here: `import bbcollapse` stays free of scipy
+
     z = stats.norm.ppf(0.5 + level / 2)
     n = int(math.ceil((z * _mccs_slope(m, form) * sd / float(half_width)) ** 2))
     return SamplePlan(
@@ -159,6 +160,8 @@ def anchors_needed(
         raise ValueError(f"pilot_mccs must hold at least 3 finite values; got {v.size}")
     if mu_half_width is None and sigma_half_width is None:
         raise ValueError("give mu_half_width and/or sigma_half_width")
+    from scipy import stats  # imported here: `import bbcollapse` stays free of scipy
+
     z = stats.norm.ppf(0.5 + level / 2)
     mu, sigma = float(v.mean()), float(v.std(ddof=1))
     n_mu = n_sigma = None
