@@ -64,6 +64,8 @@ _PUBLIC: dict[str, str] = {
     "post_array": "blackbox.adapters",
     "run_command": "blackbox.adapters",
     # calibration
+    "CalibratedSampler": "calibration",
+    "FitSet": "calibration",
     "CalibrationReport": "calibration",
     "ClusterWeights": "calibration",
     "GMMCalibrated": "calibration",

@@ -20,9 +20,6 @@ import numpy as np
 from .._validation import check_option
 from ..neighbors import NeighborStats
 
-# Transitional: diagnosis/core.py still imports distinct_modes from here; drop once it imports from bbcollapse.stats.
-from .modes import distinct_modes  # noqa: F401
-
 __all__ = ["mccs", "population", "Population", "MCCS_FORMS"]
 
 MCCS_FORMS = ("code", "paper")
