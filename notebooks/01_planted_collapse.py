@@ -40,7 +40,6 @@ import numpy as np
 from IPython.display import display
 
 import bbcollapse as bb
-from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.subjects.synthetic import PlantedSphere
 from notebooks._book import at_scale, markdown_table, paper_vs_ours, say, write_results
 
@@ -69,7 +68,7 @@ _, anchors = world(bb.shard_seed(SEED, 0), N_ANCHORS)
 _, samples = world(bb.shard_seed(SEED, 1), N_SAMPLES)
 t0 = time.perf_counter()
 # one shard holding all of C: the same single engine pass (and summation order) as one neighbor_stats call
-report = diagnose_embeddings(anchors, samples, theta=THETA, r=R, top=5, k=10, shard_size=N_SAMPLES)
+report = bb.diagnose_embeddings(anchors, samples, theta=THETA, r=R, top=5, k=10, shard_size=N_SAMPLES)
 engine_seconds = time.perf_counter() - t0
 print(report, f"in {engine_seconds:.1f} s ({N_ANCHORS * N_SAMPLES / engine_seconds / 1e6:.1f} M pairs/s)")
 

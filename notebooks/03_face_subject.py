@@ -44,7 +44,6 @@ import torch
 from IPython.display import display
 
 import bbcollapse as bb
-from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.distance import distance_from_cos
 from bbcollapse.subjects import faces
 from notebooks._book import at_scale, cached, face_embeddings_path, paper_vs_ours, say, write_results
@@ -296,7 +295,7 @@ print(f"|A| = {len(A)}, |C| = {len(C)} embedded (or read from the cache) in {tim
 def diagnose(anchors, samples, theta, r):
     """The library's diagnosis and the numbers this chapter records from it."""
     # one shard holding all of C: the same single engine pass (and summation order) as one neighbor_stats call
-    rep = diagnose_embeddings(anchors, samples, theta=theta, r=r, top=5, k=8, shard_size=len(samples))
+    rep = bb.diagnose_embeddings(anchors, samples, theta=theta, r=r, top=5, k=8, shard_size=len(samples))
     return rep, {
         "theta": float(theta),
         "r": float(r),

@@ -59,7 +59,6 @@ from IPython.display import display
 
 import bbcollapse as bb
 from bbcollapse import calibration as cal
-from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.metrics import frechet_distance, prdc_scores
 from bbcollapse.subjects.synthetic import PlantedSphere
 from notebooks._book import at_scale, cached, markdown_table, paper_vs_ours, read_results, say, write_results
@@ -108,7 +107,7 @@ print(f"scale={SCALE}: {CFG}")
 # %% tags=["hide-input"]
 def diagnosis(anchors, samples, theta=THETA, r=R):
     # one shard: the same single engine pass (and summation order) as a plain neighbor_stats call
-    return diagnose_embeddings(anchors, samples, theta=theta, r=r, top=1, grid=(), k=0, shard_size=len(samples))
+    return bb.diagnose_embeddings(anchors, samples, theta=theta, r=r, top=1, grid=(), k=0, shard_size=len(samples))
 
 
 def mccs_of(anchor, samples, theta=THETA):

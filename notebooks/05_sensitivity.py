@@ -37,7 +37,6 @@ import numpy as np
 from IPython.display import display
 
 import bbcollapse as bb
-from bbcollapse.diagnosis import diagnose_embeddings
 from bbcollapse.subjects.synthetic import PlantedSphere
 from notebooks._book import at_scale, face_embeddings_path, markdown_table, read_results, say, write_results
 
@@ -52,7 +51,7 @@ def diagnose_set(emb, reference, *, theta, r, n_anchors, seed):
     perm = np.random.default_rng(seed).permutation(len(emb))
     A, C = emb[perm[:n_anchors]], emb[perm[n_anchors:]]
     # one shard: the same single engine pass (and summation order) as a plain neighbor_stats call
-    rep = diagnose_embeddings(A, C, theta=theta, r=r, top=1, grid=(), k=0, shard_size=len(C))
+    rep = bb.diagnose_embeddings(A, C, theta=theta, r=r, top=1, grid=(), k=0, shard_size=len(C))
     return {
         "mccs_worst": float(rep.mccs[rep.worst]),
         "mu": rep.mu,
