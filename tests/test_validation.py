@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import bbcollapse as bb
-from conftest import rand_unit
+from helpers import rand_unit
 
 
 @pytest.fixture
