@@ -22,7 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[all]"
 	touch $@
 
+# Set-up beyond pip (data and model packages): one script per thing in tools/setup.d/.
 setup: $(STAMP)
+	@for f in tools/setup.d/*.sh; do [ -e "$$f" ] || continue; BIN=$(BIN) ROOT=$(CURDIR) sh "$$f" || exit 1; done
 
 book: setup
 	$(BIN)/python tools/build_book.py --scale $(SCALE)
