@@ -1,4 +1,8 @@
-"""diagnose(): against a float64 brute force and the planted sphere's closed-form truth."""
+"""diagnose(): against a float64 brute force and the planted sphere's closed-form truth.
+
+C is split into S (its first half: selection) and T (the rest: scoring) by default, so every
+reference below is computed on the part the report says it used.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+import bbcollapse as bb
 from bbcollapse.blackbox import identity_descriptor, shard_seed
 from bbcollapse.diagnosis import DiagnoseConfig, Report, diagnose, diagnose_embeddings
 from bbcollapse.neighbors import PAPER_GRID
@@ -16,6 +21,7 @@ from bbcollapse.subjects.synthetic import PlantedSphere
 PS = PlantedSphere(dim=16, masses=(0.08, 0.03), spread=0.1, centres_seed=3)
 M, N, SEED, SHARD = 200, 3000, 11, 700
 THETA, R = 0.3, 0.25
+NS = N // 2  # |S|: the first half of C selects, the rest (T) scores
 
 
 def draw(stream, n):
@@ -55,25 +61,79 @@ def run():
         progress=False,
     )
     a, c = draw(0, M), draw(1, N)
-    return report, a, c, brute_force(a, c, theta=THETA, r=R, grid=PAPER_GRID)
+    ref = brute_force(a, c, theta=THETA, r=R, grid=PAPER_GRID)
+    ref["S"] = brute_force(a, c[:NS], theta=THETA, r=R, grid=PAPER_GRID)
+    ref["T"] = brute_force(a, c[NS:], theta=THETA, r=R, grid=PAPER_GRID)
+    return report, a, c, ref
 
 
 def test_matches_float64_brute_force(run):
     report, a, c, ref = run
-    np.testing.assert_array_equal(report.counts, ref["counts"])
-    code = np.where(ref["mean_s"] > 0, 1 / -np.log10(np.where(ref["mean_s"] > 0, ref["mean_s"], 1)), 0.0)
-    np.testing.assert_allclose(report.mccs, code, rtol=1e-9, atol=0)
-    worst = int(np.argmax(ref["counts"]))  # argmax takes the lowest index on ties
+    S, T = ref["S"], ref["T"]
+    assert (report.n_select, report.n_score) == (NS, N - NS)
+    np.testing.assert_array_equal(report.counts, S["counts"])  # the selection counts are on S
+    code = code_mccs(ref["mean_s"])
+    np.testing.assert_allclose(report.mccs, code, rtol=1e-9, atol=0)  # per-anchor MCCS on all of C
+    worst = int(np.argmax(S["counts"]))  # argmax takes the lowest index on ties
     assert report.worst == worst == report.modes[0]
-    assert report.worst_mccs == pytest.approx(code[worst], rel=1e-9)
-    np.testing.assert_array_equal(report.worst_curve, ref["curve"][worst])
-    np.testing.assert_array_equal(report.random_curves, ref["curve"][report.random_anchors])
-    np.testing.assert_array_equal(report.mode_curves, ref["curve"][report.modes])
-    nearest = np.lexsort((np.arange(N), ref["d"][worst]))[:5]
-    np.testing.assert_array_equal(report.nearest_index, nearest)
-    np.testing.assert_allclose(report.nearest_dist, ref["d"][worst][nearest], atol=1e-9)
+    score = code_mccs(T["mean_s"])
+    assert report.worst_mccs == pytest.approx(score[worst], rel=1e-9)  # scored on T
+    np.testing.assert_allclose(report.mode_mccs, score[report.modes], rtol=1e-9)
+    np.testing.assert_allclose(report.random_mccs, score[report.random_anchors], rtol=1e-9)
+    np.testing.assert_array_equal(report.mode_counts, T["counts"][report.modes])
+    np.testing.assert_array_equal(report.worst_curve, T["curve"][worst])
+    np.testing.assert_array_equal(report.random_curves, T["curve"][report.random_anchors])
+    np.testing.assert_array_equal(report.mode_curves, T["curve"][report.modes])
+    nearest = np.lexsort((np.arange(N - NS), T["d"][worst]))[:5]
+    np.testing.assert_array_equal(report.nearest_index, NS + nearest)  # global indices in C
+    np.testing.assert_allclose(report.nearest_dist, T["d"][worst][nearest], atol=1e-9)
     assert report.mu == pytest.approx(code.mean(), rel=1e-9)
     assert report.sigma == pytest.approx(code.std(ddof=1), rel=1e-9)
+    assert report.n_degenerate == 0
+
+
+def test_mode_intervals_are_the_bootstrap_over_t(run):
+    report, a, c, ref = run
+    lo, hi = report.worst_ci
+    assert lo <= report.worst_mccs <= hi
+    ci = bb.bootstrap_mccs(a[report.worst], c[NS:], theta=THETA, n_boot=2000, seed=SEED)
+    assert (lo, hi) == pytest.approx((ci.lo, ci.hi), rel=1e-9)  # the same resampling, seed for seed
+    assert report.mode_ci.shape == (len(report.modes), 2) and report.random_ci.shape == (len(report.random_anchors), 2)
+    assert (report.mode_ci[:, 0] <= report.mode_mccs).all() and (report.mode_mccs <= report.mode_ci[:, 1]).all()
+
+
+def test_same_scoring_is_the_papers_way(run):
+    _, a, c, ref = run
+    rep = diagnose_embeddings(a, c, theta=THETA, r=R, top=3, k=5, scoring="same", seed=SEED)
+    worst = int(np.argmax(ref["counts"]))
+    assert rep.worst == worst and rep.n_select == rep.n_score == N
+    code = code_mccs(ref["mean_s"])
+    assert rep.worst_mccs == pytest.approx(code[worst], rel=1e-9) and rep.mode_ci is None and rep.worst_ci is None
+    np.testing.assert_array_equal(rep.mode_curves, ref["curve"][rep.modes])
+
+
+def test_selection_by_mccs_ranks_by_mccs_on_s(run):
+    _, a, c, ref = run
+    rep = diagnose_embeddings(a, c, theta=THETA, r=R, top=3, select_by="mccs", seed=SEED)
+    assert rep.worst == int(np.argmax(ref["S"]["mean_s"])) and rep.config["select_by"] == "mccs"
+
+
+def test_fresh_scoring_removes_the_selection_bias_that_same_scoring_has():
+    """A collapse-free sphere: every anchor has the same true MCCS (closed form).  The maximum of the
+    counts, scored on the sample that chose it, overestimates it; scored on T it does not."""
+    world = PlantedSphere(dim=8, masses=(), spread=0.1, centres_seed=0)
+    truth = bb.mccs(
+        world.mean_similarity(world.centres[0] if len(world.centres) else bb.unit(np.ones((1, 8)))[0], THETA)
+    )
+    same, split = [], []
+    for i in range(24):
+        a, c = world(10 + i, 150).x, world(1000 + i, 1200).x
+        kw = dict(theta=THETA, r=0.2, top=1, k=0, grid=(), seed=i)
+        same.append(diagnose_embeddings(a, c, scoring="same", **kw).worst_mccs - truth)
+        split.append(diagnose_embeddings(a, c, **kw).worst_mccs - truth)
+    same, split = np.array(same), np.array(split)
+    assert same.mean() > 4 * same.std(ddof=1) / np.sqrt(len(same))  # biased upward, clearly
+    assert abs(split.mean()) < 3 * split.std(ddof=1) / np.sqrt(len(split))  # unbiased within its noise
 
 
 def test_anchor_and_sample_sets_are_disjoint(run):
@@ -89,9 +149,9 @@ def test_worst_and_distinct_modes_are_the_planted_identities(run):
     assert to_centres[report.modes[1], 1] <= PS.spread + 1e-6
     # closed-form truth of the planted law: neighbour probability and mean similarity of I_w
     p = PS.neighbor_prob(a[report.worst], R)
-    assert abs(report.worst_count - N * p) <= 5 * np.sqrt(N * p * (1 - p))
+    assert abs(report.worst_count - NS * p) <= 5 * np.sqrt(NS * p * (1 - p))  # counted on S
     m_true = PS.mean_similarity(a[report.worst], THETA)
-    se = ref["s"][report.worst].std(ddof=1) / np.sqrt(N)
+    se = ref["T"]["s"][report.worst].std(ddof=1) / np.sqrt(N - NS)  # scored on T
     m_hat = 10 ** (-1 / report.worst_mccs)
     assert abs(m_hat - m_true) <= 5 * se
     assert report.worst_mccs > report.mu + 2 * report.sigma  # the planted collapse stands out
@@ -115,6 +175,8 @@ def test_paper_form(run):
     m = ref["mean_s"]
     expect = np.where(m > 0, 1 / (1 - np.log(np.where(m > 0, m, 1))), 0.0)
     np.testing.assert_allclose(rep.mccs, expect, rtol=1e-9)
+    t = ref["T"]["mean_s"][rep.worst]
+    assert rep.worst_mccs == pytest.approx(1 / (1 - np.log(t)), rel=1e-9)
 
 
 def test_store_gives_the_same_report_and_resumes(run, tmp_path):
@@ -200,11 +262,11 @@ def test_interrupted_diagnosis_resumes_from_the_store(run, tmp_path):
 def test_embeddings_match_float64_brute_force_and_diagnose(run):
     report, a, c, ref = run
     rep = diagnose_embeddings(anchors=a, samples=c, seed=SEED, theta=THETA, r=R, top=3, shard_size=SHARD, k=5)
-    np.testing.assert_array_equal(rep.counts, ref["counts"])
+    np.testing.assert_array_equal(rep.counts, ref["S"]["counts"])
     code = code_mccs(ref["mean_s"])
     np.testing.assert_allclose(rep.mccs, code, rtol=1e-9, atol=0)
-    assert rep.worst == int(np.argmax(ref["counts"]))
-    np.testing.assert_array_equal(rep.mode_curves, ref["curve"][rep.modes])
+    assert rep.worst == int(np.argmax(ref["S"]["counts"]))
+    np.testing.assert_array_equal(rep.mode_curves, ref["T"]["curve"][rep.modes])
     # the same shards in the same order: bit for bit the sampler's report, config included
     assert rep.sampler == rep.descriptor == "embeddings"
     mine, theirs = rep.to_dict(), report.to_dict()
@@ -215,14 +277,16 @@ def test_embeddings_match_float64_brute_force_and_diagnose(run):
 
 def test_embeddings_from_an_iterable_of_shards(run):
     _, a, c, ref = run
-    cuts = [0, 1, 900, 2000, N]  # uneven shards, one of a single sample
+    cuts = [0, 1, 900, 2000, N]  # uneven shards, one of a single sample, one straddling S and T
     shards = (c[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:]))
-    rep = diagnose_embeddings(a, shards, config=DiagnoseConfig(theta=THETA, r=R, k=5, top=3))
-    np.testing.assert_array_equal(rep.counts, ref["counts"])
+    rep = diagnose_embeddings(a, shards, config=DiagnoseConfig(theta=THETA, r=R, k=5, top=3, n_samples=N))
+    np.testing.assert_array_equal(rep.counts, ref["S"]["counts"])
     np.testing.assert_allclose(rep.mccs, code_mccs(ref["mean_s"]), rtol=1e-9, atol=0)
-    nearest = np.lexsort((np.arange(N), ref["d"][rep.worst]))[:5]  # global indices across the shards
+    nearest = NS + np.lexsort((np.arange(N - NS), ref["T"]["d"][rep.worst]))[:5]  # global indices across the shards
     np.testing.assert_array_equal(rep.nearest_index, nearest)
     assert (rep.config["n_anchors"], rep.config["n_samples"]) == (M, N)
+    with pytest.raises(ValueError, match="give n_samples"):
+        diagnose_embeddings(a, iter([c[:10], c[10:20]]))
 
 
 def test_embeddings_reject_bad_input(run):
@@ -232,13 +296,13 @@ def test_embeddings_reject_bad_input(run):
     with pytest.raises(ValueError, match="anchors must be unit vectors"):
         diagnose_embeddings(2 * a, c)
     with pytest.raises(ValueError, match="samples is empty"):
-        diagnose_embeddings(a, [])
+        diagnose_embeddings(a, [], scoring="same")
 
 
 # -- DiagnoseConfig: the one table of defaults ----------------------------------------
 def test_config_defaults_and_json_schema():
     cfg = DiagnoseConfig(n_anchors=10, n_samples=20)
-    # the report.json "config" of earlier releases: same keys, same order, same defaults
+    # the report.json "config" of earlier releases (same keys, order and defaults), then scoring and select_by
     assert cfg.to_json() == {
         "n_anchors": 10,
         "n_samples": 20,
@@ -251,6 +315,8 @@ def test_config_defaults_and_json_schema():
         "k": 8,
         "shard_size": 4096,
         "n_random": 5,
+        "scoring": "split",
+        "select_by": "count",
     }
     assert list(cfg.to_json()) == [
         "n_anchors",
@@ -264,6 +330,8 @@ def test_config_defaults_and_json_schema():
         "k",
         "shard_size",
         "n_random",
+        "scoring",
+        "select_by",
     ]
     assert DiagnoseConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(AttributeError):
@@ -283,6 +351,9 @@ def test_config_defaults_and_json_schema():
         (dict(grid=[0.1, -0.2]), r"grid must lie in \[0, 1\]"),
         (dict(form="log"), "form must be one of 'code', 'paper'"),
         (dict(shard_size=0), "shard_size must be an integer >= 1"),
+        (dict(scoring="fresh"), "scoring must be one of 'split', 'same'"),
+        (dict(select_by="size"), "select_by must be one of 'count', 'mccs'"),
+        (dict(n_samples=1), "n_samples must be an integer >= 2 with scoring='split'"),
     ],
 )
 def test_config_validation(kw, message):

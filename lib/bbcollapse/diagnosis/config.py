@@ -1,9 +1,10 @@
 """The one configuration of a diagnosis, shared by the Python API, the CLI and Dask.
 
 :class:`DiagnoseConfig` holds the parameters of paper 000, section 3.1 that a run needs
-(|A|, |C|, the seed, theta of the similarity kernel Eq. 4, the radius r of the counts
-Eq. 5 that pick I_w (Eq. 9), the MCCS form of Eq. 7, ...) with their defaults, validated
-once.  :func:`bbcollapse.diagnose`, :func:`bbcollapse.diagnose_embeddings`,
+(|A|, |C|, the seed, theta of the similarity kernel Eq. 3, the radius r of the counts
+inside Eq. 9 that pick I_w, the MCCS form of Eq. 7, how C is split into the selection
+sample S and the scoring sample T, ...) with their defaults, validated once.
+:func:`bbcollapse.diagnose`, :func:`bbcollapse.diagnose_embeddings`,
 :func:`bbcollapse.diagnose_distributed` and ``bbcollapse diagnose`` read their defaults
 from it, so a default changes in one place.
 """
@@ -16,7 +17,12 @@ from .._validation import check_int, check_option, check_theta, check_unit_inter
 from ..neighbors import PAPER_GRID
 from ..stats import MCCS_FORMS
 
-__all__ = ["DiagnoseConfig", "resolve_config"]
+__all__ = ["DiagnoseConfig", "resolve_config", "SCORINGS", "SELECT_BY"]
+
+#: "split": select the modes on the first half of C (S), score them on the rest (T); "same": the paper's way.
+SCORINGS = ("split", "same")
+#: "count": I_w = argmax N(I', S, r) (Eq. 9); "mccs": the anchor with the largest MCCS on S.
+SELECT_BY = ("count", "mccs")
 
 
 @dataclass(frozen=True)
@@ -27,9 +33,9 @@ class DiagnoseConfig:
     ----------
     n_anchors : |A|, the anchors scored (>= 2); None: the number of anchors given
         (:func:`~bbcollapse.diagnose_embeddings`)
-    n_samples : |C|, the samples each anchor is compared with (>= 1); None: the number given
+    n_samples : |C|, the samples each anchor is compared with (>= 2 with scoring="split"); None: the number given
     seed : base seed; A, C and the random reference anchors use disjoint sub-streams
-    theta : width of the similarity kernel, Eq. 4 (the authors use 0.3 or 0.4)
+    theta : width of the similarity kernel, Eq. 3 (the authors use 0.3 or 0.4)
     r : radius of the neighbour counts that pick I_w and of mode distinctness (0.25 in the authors' code)
     top : number of distinct dense modes to report
     form : "code" (1/(-log10 m), default) or "paper" (Eq. 7, 1/(1 - ln m))
@@ -37,6 +43,10 @@ class DiagnoseConfig:
     k : nearest samples of I_w to report
     shard_size : samples per shard (memory and resume granularity)
     n_random : random anchors whose curves are reported (the reference R_ref)
+    scoring : "split" (default): the modes are selected on S, the first ceil(|C|/2) samples of C, and
+        scored on T, the rest (seed 001's Algorithm 1); "same": selected and scored on all of C (the
+        paper 000 / authors' code way, biased upward for a maximum)
+    select_by : "count" (default, Eq. 9) or "mccs" (rank the anchors by MCCS on S)
     """
 
     # The field order is the key order of ``report.json``'s "config": keep it.
@@ -51,6 +61,8 @@ class DiagnoseConfig:
     k: int = 8
     shard_size: int = 4096
     n_random: int = 5
+    scoring: str = "split"
+    select_by: str = "count"
 
     def __post_init__(self):
         (r,) = check_unit_interval(self.r, "r")
@@ -66,7 +78,14 @@ class DiagnoseConfig:
             k=check_int(self.k, "k", minimum=0),
             shard_size=check_int(self.shard_size, "shard_size", minimum=1),
             n_random=check_int(self.n_random, "n_random", minimum=0),
+            scoring=check_option(self.scoring, SCORINGS, "scoring"),
+            select_by=check_option(self.select_by, SELECT_BY, "select_by"),
         )
+        if checked["scoring"] == "split" and checked["n_samples"] is not None and checked["n_samples"] < 2:
+            raise ValueError(
+                f"n_samples must be an integer >= 2 with scoring='split' (one half selects, the other scores); "
+                f"got {checked['n_samples']}; use scoring='same' for a single sample"
+            )
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: store the normalised values once
 

@@ -6,22 +6,20 @@ Paper 000, section 3.1, as one reduction over pairs of embeddings:
    *different seed streams* (A: ``shard_seed(seed, 0, j)``, C: ``shard_seed(seed, 1, j)``),
    so A and C are disjoint as the paper requires, and embeds both with the descriptor;
 2. :func:`diagnose_embeddings` (where plain arrays enter) streams C through the engine
-   shard by shard; each shard gives one :class:`~bbcollapse.neighbors.NeighborStats` with
-   counts at r (Eq. 5), the neighbour curve on the grid, the similarity sums for theta
-   (Eq. 4) and the k nearest samples, all from one pass over its tiles, and the shards'
-   statistics are merged (the distributed run in :mod:`bbcollapse.diagnosis.distributed`
-   merges the same per-shard statistics);
-3. :func:`summarize` reduces them: per-anchor MCCS (Eq. 7 or the authors' code form), the
-   worst-case mode ``I_w = argmax N(I', C, r)`` and the top distinct modes (Eq. 9),
-   (mu, sigma) over A (Eq. 8), the neighbour curves of I_w and of a few random anchors
-   (the reference R_ref).
+   shard by shard: each shard gives one :class:`~bbcollapse.neighbors.NeighborStats` with
+   counts at r (inside Eq. 9), the neighbour curve on the grid, the similarity sums for theta
+   (Eqs. 3 and 6) and the k nearest samples, all from one pass over its tiles;
+3. :class:`~bbcollapse.diagnosis.scoring.Reduction` selects the worst case
+   ``I_w = argmax N(I', S, r)`` and the distinct modes (Eq. 9) on the first half S of C and
+   scores them on the rest T, and :func:`~bbcollapse.diagnosis.scoring.summarize` gives
+   per-anchor MCCS (Eq. 7), (mu, sigma) over A (Eq. 8) and the curves of I_w and of random
+   anchors (the reference R_ref), with bootstrap intervals.
 
 Every entry point takes its parameters from one :class:`~bbcollapse.diagnosis.config.DiagnoseConfig`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import replace
@@ -30,13 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from .._progress import progress_bar
-from ..blackbox import identity_of, shard_seed
+from ..blackbox import identity_of
 from ..distance import validate_unit
-from ..neighbors import NeighborStats, neighbor_stats
-from ..stats import bootstrap_population, distinct_modes, mccs, population
 from ..store import EmbeddingStore, embed_shard, shard_sizes
 from .config import DiagnoseConfig, resolve_config
-from .report import Report, jsonable
+from .report import Report
+from .scoring import Reduction, reduce_shard, summarize
 
 __all__ = [
     "diagnose",
@@ -53,7 +50,6 @@ log = logging.getLogger(__name__)
 
 ANCHOR_STREAM = (0,)
 SAMPLE_STREAM = (1,)
-RANDOM_STREAM = (2,)
 
 #: Identity recorded in a Report for arrays given directly (no sampler or descriptor known).
 EMBEDDINGS = "embeddings"
@@ -72,32 +68,6 @@ def engine_options(config: DiagnoseConfig, engine_kwargs: dict) -> dict:
     return dict(r=config.r, grid=np.asarray(config.grid), theta=config.theta, k=config.k, **engine_kwargs)
 
 
-def reduce_shard(
-    anchors, embeddings, *, offset: int, r: float, grid, theta: float, k: int, **engine_kwargs
-) -> NeighborStats:
-    """NeighborStats of one shard of C: one engine pass.
-
-    Parameters
-    ----------
-    anchors : (m, D) unit vectors
-    embeddings : (n_j, D) unit vectors, the shard
-    offset : global index in C of the shard's first sample
-    r, grid, theta, k : radius of the counts, (G,) curve distances, kernel width, nearest samples kept
-    engine_kwargs : passed to :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block)
-    """
-    return neighbor_stats(
-        anchors=anchors,
-        samples=embeddings,
-        radii=(r,),
-        grid=grid,
-        theta=theta,
-        k=k,
-        index_offset=offset,
-        progress=False,
-        **engine_kwargs,
-    )
-
-
 def embed_set(
     sampler, descriptor, *, n: int, seed: int, stream: tuple, shard_size: int, store_dir=None, progress=False
 ) -> np.ndarray:
@@ -113,76 +83,6 @@ def sample_shards(sampler, descriptor, *, n: int, seed: int, stream: tuple, shar
     """Yield the (n_j, D) embeddings of the shards of a stream, sampled and embedded one at a time."""
     for j, _, n_j in shard_plan(n, shard_size):
         yield embed_shard(sampler, descriptor, seed=seed, stream=stream, j=j, n=n_j)[1]
-
-
-def _bootstrap(values, seed):
-    """:func:`bbcollapse.stats.bootstrap_population` on the MCCS values (None below 3 values)."""
-    if len(values) < 3:
-        return None
-    result = bootstrap_population(values, seed=seed)
-    return json.loads(json.dumps(result, default=jsonable))
-
-
-def summarize(
-    *,
-    anchors,
-    stats: NeighborStats,
-    sampler_id: str,
-    descriptor_id: str,
-    config: DiagnoseConfig | dict,
-    seconds: float = 0.0,
-) -> Report:
-    """Turn merged NeighborStats over C into a :class:`Report` (pure; no sampling).
-
-    Parameters
-    ----------
-    anchors : (m, D) unit vectors, the anchor set A
-    stats : NeighborStats of A against all of C, with counts at ``config.r``, curves on ``config.grid``,
-        similarity sums for ``config.theta`` and ``config.k`` nearest samples
-    sampler_id, descriptor_id : identities recorded in the report
-    config : the DiagnoseConfig of the run (or its ``to_json`` dict); missing n_anchors / n_samples
-        are taken from ``anchors`` and ``stats``
-    seconds : wall time to record
-    """
-    if isinstance(config, dict):
-        config = DiagnoseConfig.from_json(config)
-    m = anchors.shape[0]
-    config = replace(
-        config,
-        n_anchors=m if config.n_anchors is None else config.n_anchors,
-        n_samples=stats.n_samples if config.n_samples is None else config.n_samples,
-    )
-    values = mccs(stats, form=config.form)
-    counts = stats.counts[:, 0]
-    modes = distinct_modes(anchors, counts, r=config.r, top=config.top)  # modes.worst: the one tie rule
-    finite = values[np.isfinite(values)]
-    if finite.size < values.size:
-        log.warning(
-            "%d anchors have MCCS = inf (every sample identical to the anchor); excluded from mu and sigma",
-            values.size - finite.size,
-        )
-    pop = population(finite)
-    rng = np.random.default_rng(shard_seed(config.seed, *RANDOM_STREAM))
-    rand = np.sort(rng.choice(m, size=min(config.n_random, m), replace=False)).astype(np.int64)
-    return Report(
-        sampler=sampler_id,
-        descriptor=descriptor_id,
-        config=config.to_json(),
-        grid=stats.grid.copy(),
-        mccs=np.asarray(values, dtype=np.float64),
-        counts=counts.astype(np.int64),
-        worst=modes.worst,
-        modes=modes.indices,
-        mode_curves=stats.curve[modes.indices],
-        random_anchors=rand,
-        random_curves=stats.curve[rand],
-        nearest_index=stats.topk_index[modes.worst],
-        nearest_dist=stats.topk_dist[modes.worst],
-        mu=pop.mu,
-        sigma=pop.sigma,
-        bootstrap=_bootstrap(finite, config.seed),
-        seconds=float(seconds),
-    )
 
 
 def check_count(config: DiagnoseConfig, name: str, got: int) -> None:
@@ -215,7 +115,8 @@ def diagnose_embeddings(
     ----------
     anchors : (m, D) unit vectors, the anchor set A (m >= 2)
     samples : (n, D) unit vectors, the sample set C (reduced ``config.shard_size`` rows at a time), or an
-        iterable of (n_j, D) arrays, its shards in order (streamed: only one shard is held at a time)
+        iterable of (n_j, D) arrays, its shards in order (streamed: only one shard is held at a time;
+        give ``n_samples`` so that C can be split into S and T)
     config : DiagnoseConfig (default: its defaults); n_anchors / n_samples, when set, must match the data
     sampler, descriptor : identities recorded in the report (default "embeddings")
     progress : progress bar with throughput (default: only on a terminal)
@@ -224,7 +125,8 @@ def diagnose_embeddings(
 
     Returns
     -------
-    Report, whose ``config`` records n_anchors = m and n_samples = n
+    Report, whose ``config`` records n_anchors = m and n_samples = n; the modes are selected on the
+    first ceil(n/2) samples and scored on the rest (``scoring="split"``, the default)
 
     Examples
     --------
@@ -236,26 +138,27 @@ def diagnose_embeddings(
     anchors = validate_unit(anchors, "anchors")
     check_count(config, "n_anchors", anchors.shape[0])
     config = replace(config, n_anchors=anchors.shape[0])
-    total = len(samples) if getattr(samples, "ndim", None) == 2 else config.n_samples
-    opts = engine_options(config, engine_kwargs)
-    stats = None
-    with progress_bar(progress, total=total, desc="diagnose", unit="sample") as bar:
+    if getattr(samples, "ndim", None) == 2:
+        check_count(config, "n_samples", len(samples))
+        config = replace(config, n_samples=len(samples))
+    elif config.n_samples is None:
+        if config.scoring == "split":
+            raise ValueError(
+                "give n_samples (|C|) with an iterable of shards, so that C can be split into the selection "
+                "sample S and the scoring sample T (or scoring='same')"
+            )
+        samples = list(samples)  # scoring="same" on shards of unknown total: hold them to count
+        n = sum(len(x) for x in samples)
+        if n == 0:
+            raise ValueError("samples is empty: expected at least one (n_j, D) shard of unit vectors")
+        config = replace(config, n_samples=n)
+    reduction = Reduction(anchors, config, engine_options(config, engine_kwargs))
+    with progress_bar(progress, total=config.n_samples, desc="diagnose", unit="sample") as bar:
         for shard in as_shards(samples, config.shard_size):
-            offset = 0 if stats is None else stats.n_samples
-            part = reduce_shard(anchors, shard, offset=offset, **opts)
-            stats = part if stats is None else stats.merge(part)
+            reduction.add(shard)
             bar.update(len(shard))
-    if stats is None:
-        raise ValueError("samples is empty: expected at least one (n_j, D) shard of unit vectors")
-    check_count(config, "n_samples", stats.n_samples)
-    return summarize(
-        anchors=anchors,
-        stats=stats,
-        sampler_id=sampler,
-        descriptor_id=descriptor,
-        config=config,
-        seconds=time.perf_counter() - t0,
-    )
+    report = reduction.finish()
+    return replace(report, sampler=sampler, descriptor=descriptor, seconds=time.perf_counter() - t0)
 
 
 def diagnose(

@@ -1,12 +1,16 @@
 """The same diagnosis on a Dask cluster: shards are sampled, embedded and reduced on workers.
 
 Each task draws shard j of C from ``sampler(shard_seed(seed, 1, j), n_j)``, embeds it and
-reduces it against the anchors into a :class:`~bbcollapse.neighbors.NeighborStats` whose
-sample indices start at the shard's global offset; the client merges the statistics as
-they arrive.  Only the anchors (m, D) travel to the workers and only NeighborStats
-(m x (G + 2k + 2) numbers) travel back, never the samples.  Counts, curves and top-k
-are exactly those of :func:`bbcollapse.diagnose`; similarity sums agree to rounding
-(they are added in another order).
+reduces its rows in one part of C against the anchors into a
+:class:`~bbcollapse.neighbors.NeighborStats` whose sample indices start at the rows' global
+offset; the client merges the statistics as they arrive.  The run has the two phases of
+:mod:`bbcollapse.diagnosis.scoring`: the rows of the selection sample S first; then, once the
+modes are selected, the rows of the scoring sample T, whose tasks also return the similarity
+contributions of the selected and random anchors (the one shard straddling S and T is drawn
+in both phases).  Only the anchors (m, D) travel to the workers and only NeighborStats
+(m x (G + 2k + 2) numbers) and a few contributions travel back, never the samples.  Counts,
+curves and top-k are exactly those of :func:`bbcollapse.diagnose`; similarity sums agree to
+rounding (they are added in another order).
 
 Usage::
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,7 +37,8 @@ from ..blackbox import identity_of
 from ..neighbors import NeighborStats
 from ..store import embed_shard
 from .config import DiagnoseConfig, resolve_config
-from .core import ANCHOR_STREAM, SAMPLE_STREAM, Report, engine_options, reduce_shard, shard_plan, summarize
+from .core import ANCHOR_STREAM, SAMPLE_STREAM, Report, engine_options, shard_plan
+from .scoring import Reduction, reduce_shard, score_contributions
 
 __all__ = ["diagnose_distributed", "shard_task"]
 
@@ -44,10 +50,58 @@ def embed_task(sampler, descriptor, seed: int, stream: tuple, j: int, n_j: int) 
     return embed_shard(sampler, descriptor, seed=seed, stream=stream, j=j, n=n_j)[1]
 
 
-def shard_task(sampler, descriptor, anchors, *, seed: int, j: int, n_j: int, offset: int, opts: dict) -> NeighborStats:
-    """Sample, embed and reduce shard j of C against the (m, D) anchors (runs on a worker)."""
+def shard_task(
+    sampler,
+    descriptor,
+    anchors,
+    *,
+    seed: int,
+    j: int,
+    n_j: int,
+    offset: int,
+    opts: dict,
+    rows: tuple[int, int] | None = None,
+    watch=None,
+):
+    """Sample, embed and reduce rows ``lo:hi`` of shard j of C against the (m, D) anchors (runs on a worker).
+
+    Returns the NeighborStats of those rows, and with ``watch`` (anchor indices: rows of T) also the
+    watched anchors' similarity contributions, as ``(stats, contributions)``.
+    """
     e = embed_task(sampler, descriptor, seed, SAMPLE_STREAM, j, n_j)
-    return reduce_shard(anchors, e, offset=offset, **opts)
+    lo, hi = (0, n_j) if rows is None else rows
+    stats = reduce_shard(anchors, e[lo:hi], offset=offset + lo, **opts)
+    if watch is None:
+        return stats
+    return stats, score_contributions(anchors, e[lo:hi], watch, opts["theta"])
+
+
+def parts(config: DiagnoseConfig, n_select: int):
+    """The tasks of each phase: ``(j, offset, n_j, lo, hi)`` for the rows of S, then for the rows of T."""
+    select, score = [], []
+    for j, offset, n_j in shard_plan(config.n_samples, config.shard_size):
+        cut = max(0, min(n_j, n_select - offset))
+        if cut:
+            select.append((j, offset, n_j, 0, cut))
+        if cut < n_j:
+            score.append((j, offset, n_j, cut, n_j))
+    return select, score
+
+
+def run_tasks(client, tasks, submit_one, max_in_flight: int, on_result) -> None:
+    """Submit ``tasks`` with at most ``max_in_flight`` running; ``on_result`` each result as it arrives."""
+    from dask.distributed import as_completed
+
+    todo = list(tasks)[::-1]
+    if not todo:
+        return
+    running = as_completed([submit_one(todo.pop()) for _ in range(min(max_in_flight, len(todo)))])
+    for fut in running:
+        result = fut.result()
+        fut.release()
+        on_result(result)
+        if todo:
+            running.add(submit_one(todo.pop()))
 
 
 def diagnose_distributed(
@@ -74,8 +128,6 @@ def diagnose_distributed(
     -------
     Report, equal to :func:`bbcollapse.diagnose`'s (similarity sums to rounding)
     """
-    from dask.distributed import as_completed
-
     config, engine_kwargs = resolve_config(config, overrides)
     config.require_sizes()
     t0 = time.perf_counter()
@@ -92,39 +144,49 @@ def diagnose_distributed(
     opts = engine_options(config, engine_kwargs)
     if max_in_flight is None:
         max_in_flight = 2 * max(1, sum(client.nthreads().values()))
-    todo = shard_plan(config.n_samples, config.shard_size)[::-1]
+    reduction = Reduction(anchors, config, opts)
+    select, score = parts(config, reduction.n_select)
 
-    def submit():
-        j, offset, n_j = todo.pop()
-        return client.submit(
-            shard_task,
-            sampler_f,
-            descriptor_f,
-            anchors_f,
-            seed=config.seed,
-            j=j,
-            n_j=n_j,
-            offset=offset,
-            opts=opts,
-            pure=False,
-        )
+    def submitter(watch):
+        def submit_one(task):
+            j, offset, n_j, lo, hi = task
+            return client.submit(
+                shard_task,
+                sampler_f,
+                descriptor_f,
+                anchors_f,
+                seed=config.seed,
+                j=j,
+                n_j=n_j,
+                offset=offset,
+                opts=opts,
+                rows=(lo, hi),
+                watch=watch,
+                pure=False,
+            )
 
-    running = as_completed([submit() for _ in range(min(max_in_flight, len(todo)))])
-    stats = None
-    for fut in running:
-        part = fut.result()
-        fut.release()
-        stats = part if stats is None else stats.merge(part)
-        if todo:
-            running.add(submit())
-    if stats is None or stats.n_samples != config.n_samples:
-        got = 0 if stats is None else stats.n_samples
-        raise RuntimeError(f"distributed run reduced {got} samples; expected {config.n_samples}")
-    return summarize(
-        anchors=anchors,
-        stats=stats,
-        sampler_id=identity_of(sampler),
-        descriptor_id=identity_of(descriptor),
-        config=config,
+        return submit_one
+
+    def on_select(stats: NeighborStats):
+        reduction.select_stats = stats if reduction.select_stats is None else reduction.select_stats.merge(stats)
+        reduction.seen += stats.n_samples
+
+    run_tasks(client, select, submitter(None), max_in_flight, on_select)
+    if score:
+        reduction.select()
+
+        def on_score(result):
+            stats, contributions = result
+            reduction.add_scored(stats, contributions)
+            reduction.seen += stats.n_samples
+
+        run_tasks(client, score, submitter(reduction.watch), max_in_flight, on_score)
+    if reduction.seen != config.n_samples:
+        raise RuntimeError(f"distributed run reduced {reduction.seen} samples; expected {config.n_samples}")
+    report = reduction.finish()
+    return replace(
+        report,
+        sampler=identity_of(sampler),
+        descriptor=identity_of(descriptor),
         seconds=time.perf_counter() - t0,
     )

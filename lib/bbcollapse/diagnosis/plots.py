@@ -8,10 +8,14 @@ imported only here, and only when a figure is drawn.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .jsonfile import FILE_MODE
 
 __all__ = ["plot_curves", "plot_mccs_hist", "save_figures"]
 
@@ -66,15 +70,33 @@ def plot_curves(report, ax=None):
     return fig
 
 
+def histogram_bins(values) -> tuple[int, tuple[float, float]]:
+    """(bins, range) for a histogram of ``values`` that any data can take.
+
+    A totally collapsed model gives every anchor the same MCCS (or values a few ulps apart),
+    where numpy's automatic range has no width ("Too many bins for data range"): such data
+    get one bin of unit width around their value.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 1, (0.0, 1.0)
+    lo, hi = float(v.min()), float(v.max())
+    bins = min(50, max(10, v.size // 20))
+    if hi - lo <= 1e-9 * max(1.0, abs(hi)) * bins:
+        return 1, (lo - 0.5, hi + 0.5)
+    return bins, (lo, hi)
+
+
 def plot_mccs_hist(report, ax=None):
     """Histogram of the (m,) per-anchor MCCS of ``report`` with I_w and mu marked.
 
     Draws on the matplotlib Axes ``ax`` (default: a new figure) and returns its Figure.
     """
     fig, ax = figure_and_axes(ax)
-    finite = report.mccs[np.isfinite(report.mccs)]
-    ax.hist(finite, bins=min(50, max(10, len(finite) // 20)), color="tab:blue", alpha=0.7)
-    ax.axvline(report.worst_mccs, color="tab:red", lw=2, label=f"I_w: {report.worst_mccs:.3f}")
+    bins, span = histogram_bins(report.mccs)
+    ax.hist(report.mccs, bins=bins, range=span, color="tab:blue", alpha=0.7)
+    ax.axvline(report.worst_mccs, color="tab:red", lw=2, label=f"I_w (scored on T): {report.worst_mccs:.3f}")
     ax.axvline(report.mu, color="k", ls="--", lw=1, label=f"mu = {report.mu:.3f}, sigma = {report.sigma:.3f}")
     ax.set_xlabel(f"MCCS (form {report.config['form']!r}, theta = {report.config['theta']})")
     ax.set_ylabel("anchors")
@@ -82,11 +104,27 @@ def plot_mccs_hist(report, ax=None):
     return fig
 
 
+def save_atomic(fig, path: Path) -> Path:
+    """``fig.savefig(path)`` through a temporary file in the same directory and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, FILE_MODE)
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def save_figures(report, directory) -> list[Path]:
-    """Write ``curves.png`` and ``mccs_hist.png`` of ``report`` into ``directory``; returns their paths."""
+    """Write ``curves.png`` and ``mccs_hist.png`` of ``report`` into ``directory`` (atomically); returns their paths."""
     d = Path(directory)
-    paths = [d / "curves.png", d / "mccs_hist.png"]
-    plot_curves(report).savefig(paths[0], dpi=120, bbox_inches="tight")
-    plot_mccs_hist(report).savefig(paths[1], dpi=120, bbox_inches="tight")
-    pyplot().close("all")
-    return paths
+    try:
+        return [
+            save_atomic(plot_curves(report), d / "curves.png"),
+            save_atomic(plot_mccs_hist(report), d / "mccs_hist.png"),
+        ]
+    finally:
+        pyplot().close("all")

@@ -2,7 +2,10 @@
 
 A Report holds what paper 000, section 3.1 reports for a black box: per-anchor MCCS (Eq. 7),
 the worst case I_w (Eq. 9) and the distinct dense modes with their neighbour curves, and
-(mu, sigma) over A (Eq. 8).  Its figures are drawn by :mod:`bbcollapse.diagnosis.plots`.
+(mu, sigma) over A (Eq. 8), each with a bootstrap interval.  The modes are selected on the
+sample S and scored on the independent sample T (:mod:`bbcollapse.diagnosis.scoring`).
+``report.json`` is strict JSON written atomically (:mod:`bbcollapse.diagnosis.jsonfile`); its
+figures are drawn by :mod:`bbcollapse.diagnosis.plots`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .jsonfile import write_json
 
 __all__ = ["Report", "jsonable"]
 
@@ -26,6 +31,11 @@ ARRAY_DTYPES = {
     "random_curves": np.int64,
     "nearest_index": np.int64,
     "nearest_dist": float,
+    "mode_mccs": float,
+    "mode_counts": np.int64,
+    "mode_ci": float,
+    "random_mccs": float,
+    "random_ci": float,
 }
 
 
@@ -44,23 +54,34 @@ def jsonable(value):
 class Report:
     """The result of :func:`~bbcollapse.diagnose` or :func:`~bbcollapse.diagnose_embeddings`.
 
+    With ``scoring="split"`` (the default) C is split into a selection sample S (its first half)
+    and a scoring sample T (the rest): the modes are chosen on S and every number reported *for
+    a selected or random anchor* comes from T; per-anchor MCCS and (mu, sigma) use all of C.
+    With ``scoring="same"`` S = T = C (the paper's way; no intervals for the modes).
+
     Attributes
     ----------
     sampler, descriptor : identities of the black box and the descriptor ("embeddings" for arrays)
     config : the parameters of the run, :meth:`DiagnoseConfig.to_json` (n_anchors, n_samples, seed,
-        theta, r, top, form, grid, k, shard_size, n_random)
+        theta, r, top, form, grid, k, shard_size, n_random, scoring, select_by)
     grid : (G,) distances of the neighbour curves
-    mccs : (m,) MCCS of every anchor in A
-    counts : (m,) N(I', C, r) of every anchor
-    worst : index of I_w in A
-    modes : (p,) indices of the distinct dense modes, by decreasing count (modes[0] == worst)
-    mode_curves : (p, G) neighbour curves N(I', C, d) of the modes
+    mccs : (m,) MCCS of every anchor in A over all of C (always finite; see :func:`bbcollapse.mccs`)
+    counts : (m,) N(I', S, r) of every anchor: the selection counts (Eq. 9)
+    worst : index of I_w in A (selected on S)
+    modes : (p,) indices of the distinct dense modes, in selection order (modes[0] == worst)
+    mode_curves : (p, G) neighbour curves N(I', T, d) of the modes
     random_anchors : (q,) indices of random reference anchors
-    random_curves : (q, G) their neighbour curves
-    nearest_index, nearest_dist : (k,) the k samples of C nearest to I_w (global index, distance)
+    random_curves : (q, G) their neighbour curves on T
+    nearest_index, nearest_dist : (k',) the k' <= k samples of T nearest to I_w (global index in C, distance)
     mu, sigma : population statistics of MCCS over A (sigma with ddof = 1)
-    bootstrap : confidence intervals from ``bbcollapse.stats.bootstrap_population`` (None below 3 anchors)
+    bootstrap : 95% intervals of mu and sigma (``bbcollapse.stats.bootstrap_population``; None below 3 anchors)
     seconds : wall time of the run
+    mode_mccs : (p,) MCCS of the modes on T; mode_counts : (p,) their N(I', T, r)
+    mode_ci : (p, 2) 95% bootstrap intervals of mode_mccs over T (None with scoring="same")
+    random_mccs, random_ci : (q,) and (q, 2): the same for the random anchors
+    n_select, n_score : |S| and |T|
+    n_degenerate : anchors whose samples all coincide with them up to float rounding (MCCS at its
+        cap; kept in mu and sigma)
     """
 
     sampler: str
@@ -81,16 +102,33 @@ class Report:
     bootstrap: dict | None = None
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    mode_mccs: np.ndarray | None = None
+    mode_counts: np.ndarray | None = None
+    mode_ci: np.ndarray | None = None
+    random_mccs: np.ndarray | None = None
+    random_ci: np.ndarray | None = None
+    n_select: int | None = None
+    n_score: int | None = None
+    n_degenerate: int = 0
+
+    def __post_init__(self):
+        if self.mode_mccs is None:  # a report of an earlier release: scored on the selection sample
+            self.mode_mccs = np.asarray(self.mccs)[np.asarray(self.modes)]
 
     # -- derived ---------------------------------------------------------------------
     @property
     def worst_mccs(self) -> float:
-        """MCCS(I_w)."""
-        return float(self.mccs[self.worst])
+        """MCCS(I_w), scored on T."""
+        return float(self.mode_mccs[0])
+
+    @property
+    def worst_ci(self) -> tuple[float, float] | None:
+        """95% bootstrap interval of MCCS(I_w) over T (None when scored on the selection sample)."""
+        return None if self.mode_ci is None else (float(self.mode_ci[0][0]), float(self.mode_ci[0][1]))
 
     @property
     def worst_count(self) -> int:
-        """N(I_w, C, r)."""
+        """N(I_w, S, r), the count that selected it."""
         return int(self.counts[self.worst])
 
     @property
@@ -99,21 +137,35 @@ class Report:
         return self.mode_curves[0]
 
     @property
-    def mode_mccs(self) -> np.ndarray:
-        """(p,) MCCS of the distinct dense modes."""
-        return self.mccs[self.modes]
-
-    @property
     def samples_per_second(self) -> float | None:
         """Throughput of the run (None when no time was recorded)."""
         return self.config["n_samples"] / self.seconds if self.seconds > 0 else None
 
+    def _worst_text(self) -> str:
+        ci = self.worst_ci
+        return f"{self.worst_mccs:.4f}" + ("" if ci is None else f" [{ci[0]:.4f}, {ci[1]:.4f}]")
+
+    def _population_text(self) -> str:
+        b = self.bootstrap or {}
+        if "mu" not in b:
+            return f"mu={self.mu:.4f}, sigma={self.sigma:.4f}"
+        mu, sd = b["mu"], b["sigma"]
+        return (
+            f"mu={self.mu:.4f} [{mu['lo']:.4f}, {mu['hi']:.4f}], "
+            f"sigma={self.sigma:.4f} [{sd['lo']:.4f}, {sd['hi']:.4f}]"
+        )
+
+    def _scoring_text(self) -> str:
+        if self.config.get("scoring", "same") == "same":
+            return f"selected and scored on the same {self.config['n_samples']} samples"
+        return f"selected on |S|={self.n_select}, scored on a fresh |T|={self.n_score}"
+
     def __repr__(self):
         c = self.config
         return (
-            f"Report(MCCS(I_w)={self.worst_mccs:.4f}, mu={self.mu:.4f}, sigma={self.sigma:.4f}, "
-            f"worst={self.worst} with {self.worst_count} of {c['n_samples']} samples within r={c['r']}, "
-            f"modes={len(self.modes)}, m={len(self.mccs)}, form={c['form']!r})"
+            f"Report(MCCS(I_w)={self._worst_text()}, {self._population_text()} (95% intervals), "
+            f"worst={self.worst} with {self.worst_count} samples of S within r={c['r']}, {self._scoring_text()}, "
+            f"modes={len(self.modes)}, m={len(self.mccs)}, degenerate={self.n_degenerate}, form={c['form']!r})"
         )
 
     def summary(self) -> str:
@@ -125,11 +177,15 @@ class Report:
             f"descriptor  {self.descriptor}",
             f"|A|={c['n_anchors']}  |C|={c['n_samples']}  seed={c['seed']}  theta={c['theta']}  r={c['r']}  "
             f"MCCS form={c['form']!r}",
-            f"MCCS(I_w) = {self.worst_mccs:.4f}   (anchor {self.worst}: {self.worst_count} samples within r)",
-            f"mu, sigma = {self.mu:.4f}, {self.sigma:.4f}",
+            f"scoring     {self._scoring_text()}, I_w selected by {c.get('select_by', 'count')}",
+            f"MCCS(I_w) = {self._worst_text()}   (anchor {self.worst}: {self.worst_count} samples of S within r)",
+            f"mu, sigma   {self._population_text()}  (95% bootstrap intervals)",
         ]
-        if self.bootstrap:
-            lines.append(f"bootstrap   {json.dumps(self.bootstrap)[:200]}")
+        if self.n_degenerate:
+            lines.append(
+                f"degenerate  {self.n_degenerate} of {len(self.mccs)} anchors: every sample coincides with the anchor "
+                "(total collapse)"
+            )
         lines.append("top modes   " + ", ".join(f"#{i}: MCCS {v:.3f} (N={n})" for i, v, n in modes))
         if self.seconds:
             lines.append(f"time        {self.seconds:.1f} s ({self.samples_per_second:.0f} samples/s)")
@@ -137,14 +193,14 @@ class Report:
 
     # -- persistence -----------------------------------------------------------------
     def to_dict(self) -> dict:
-        """The JSON-able content of ``report.json``: every field, then worst_mccs, worst_count, mode_mccs."""
+        """The JSON-able content of ``report.json``: every field, then worst_mccs, worst_count, worst_ci."""
         out = {}
         for f in fields(self):
             v = getattr(self, f.name)
             out[f.name] = v.tolist() if isinstance(v, np.ndarray) else v
         out["worst_mccs"] = self.worst_mccs
         out["worst_count"] = self.worst_count
-        out["mode_mccs"] = self.mode_mccs.tolist()
+        out["worst_ci"] = None if self.worst_ci is None else list(self.worst_ci)
         return out
 
     @classmethod
@@ -152,7 +208,11 @@ class Report:
         """Inverse of :meth:`to_dict` (derived keys are ignored)."""
         kw = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
         for name, dtype in ARRAY_DTYPES.items():
-            kw[name] = np.asarray(kw[name], dtype=dtype)
+            if kw.get(name) is not None:
+                kw[name] = np.asarray(kw[name], dtype=dtype)
+        for name in ("mode_ci", "random_ci"):
+            if kw.get(name) is not None:
+                kw[name] = kw[name].reshape(-1, 2)
         return cls(**kw)
 
     @classmethod
@@ -164,11 +224,13 @@ class Report:
         return cls.from_dict(json.loads(path.read_text()))
 
     def save(self, directory, *, figures: bool = True) -> Path:
-        """Write ``report.json`` (and ``curves.png``, ``mccs_hist.png``) into ``directory``; returns the JSON path."""
+        """Write ``report.json`` (and ``curves.png``, ``mccs_hist.png``) into ``directory``; returns the JSON path.
+
+        The JSON is strict (no NaN or Infinity) and replaces any earlier file atomically.
+        """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        path = d / "report.json"
-        path.write_text(json.dumps(self.to_dict(), indent=1, default=jsonable))
+        path = write_json(d / "report.json", self.to_dict())
         if figures:
             from .plots import save_figures  # matplotlib only when figures are asked for
 

@@ -2,16 +2,27 @@
 
 One module per concern, each importing only those before it:
 
-* ``mccs``: MCCS (Eq. 7) in its two forms and the population statistics (mu, sigma) (Eq. 8);
+* ``mccs``: MCCS (Eq. 7) in its two forms, always finite (the degenerate-anchor rule), and the
+  population statistics (mu, sigma) (Eq. 8);
 * ``modes``: neighbour counts N(I', C, r), the worst case I_w (Eq. 9, the one tie rule) and
   the distinct dense modes;
 * ``envelope``: neighbour curves, the paper's pointwise band and global envelope tests;
 * ``worst_case``: I_w with its curve and reference curves, null worlds, the selection-aware test;
-* ``bootstrap``: intervals for MCCS(I') and for (mu, sigma);
+* ``bootstrap``: intervals for MCCS(I') and for (mu, sigma), and two-sample comparisons of them;
 * ``planning``: how many samples and anchors a target precision needs.
 """
 
-from .bootstrap import BootstrapCI, PopulationCI, bootstrap_mccs, bootstrap_population, similarity_contributions
+from .bootstrap import (
+    BootstrapCI,
+    Contributions,
+    Difference,
+    PopulationCI,
+    bootstrap_mccs,
+    bootstrap_population,
+    compare_mccs,
+    compare_population,
+    similarity_contributions,
+)
 from .envelope import (
     GlobalEnvelopeTest,
     PointwiseBand,
@@ -20,7 +31,7 @@ from .envelope import (
     neighbor_curves,
     pointwise_band,
 )
-from .mccs import MCCS_FORMS, Population, mccs, population
+from .mccs import DEGENERATE_TOL, MCCS_CODE_CAP, MCCS_FORMS, Population, degenerate, mccs, population
 from .modes import DenseModes, dense_modes, density_order, distinct_modes, neighbor_counts, worst_index
 from .planning import AnchorPlan, SamplePlan, anchors_needed, mccs_standard_error, samples_needed
 from .worst_case import WorstCase, null_worst_case_curves, worst_case_curves, worst_case_test
@@ -28,8 +39,12 @@ from .worst_case import WorstCase, null_worst_case_curves, worst_case_curves, wo
 __all__ = [
     "AnchorPlan",
     "BootstrapCI",
+    "Contributions",
+    "DEGENERATE_TOL",
+    "Difference",
     "DenseModes",
     "GlobalEnvelopeTest",
+    "MCCS_CODE_CAP",
     "MCCS_FORMS",
     "PointwiseBand",
     "Population",
@@ -39,6 +54,9 @@ __all__ = [
     "anchors_needed",
     "bootstrap_mccs",
     "bootstrap_population",
+    "compare_mccs",
+    "compare_population",
+    "degenerate",
     "dense_modes",
     "density_order",
     "distinct_modes",

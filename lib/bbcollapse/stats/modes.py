@@ -50,7 +50,8 @@ def density_order(counts) -> np.ndarray:
 
     Parameters
     ----------
-    counts : (m,) neighbour counts, one per anchor
+    counts : (m,) neighbour counts, one per anchor (or any score where larger means denser,
+        e.g. MCCS for selection by MCCS)
 
     Returns
     -------
@@ -102,11 +103,13 @@ class DenseModes:
         )
 
 
-def distinct_modes(anchors, counts, *, r: float, top: int = 1, block: int = 512) -> DenseModes:
+def distinct_modes(anchors, counts, *, r: float, top: int = 1, order_by=None, block: int = 512) -> DenseModes:
     """Worst-case anchor and the top-p distinct dense modes, from precomputed counts.
 
     A *mode* is a peak of the neighbour count among the anchors: an anchor is kept
-    when no denser anchor (in :func:`density_order`) lies within ``r`` of it.  Peaks
+    when no denser anchor (in :func:`density_order`) lies within ``r`` of it.  With
+    ``order_by`` (e.g. per-anchor MCCS) the anchors are ranked by that score instead of
+    the count (Eq. 9 ranks by count; selection by MCCS ranks by the score the paper reports).  Peaks
     are returned by decreasing count, so no two returned modes lie within ``r`` of each
     other.  Requiring a peak, rather than only distance from the modes kept so far,
     stops the rim of one heavy identity (anchors just beyond ``r`` of its centre, still
@@ -118,6 +121,8 @@ def distinct_modes(anchors, counts, *, r: float, top: int = 1, block: int = 512)
     counts : (m,) neighbour counts N(I', C, r) at radius ``r`` (:func:`neighbor_counts`)
     r : neighbourhood radius, in [0, 1]
     top : maximum number of modes to return
+    order_by : (m,) optional score ranking the anchors instead of ``counts`` (larger is denser; ties
+        to the lower index)
     block : anchors whose neighbourhoods are checked per GEMM
 
     Returns
@@ -131,7 +136,11 @@ def distinct_modes(anchors, counts, *, r: float, top: int = 1, block: int = 512)
     (r,) = check_unit_interval(r, "r")
     top = check_int(top, "top", minimum=1)
     m = a.shape[0]
-    order = density_order(counts)
+    if order_by is not None:
+        order_by = np.asarray(order_by, dtype=np.float64)
+        if order_by.shape != (m,) or not np.isfinite(order_by).all():
+            raise ValueError(f"order_by must hold {m} finite scores, one per anchor; got shape {order_by.shape}")
+    order = density_order(counts if order_by is None else order_by)
     rank = np.empty(m, dtype=np.int64)
     rank[order] = np.arange(m)
     a64 = a.astype(np.float64)
