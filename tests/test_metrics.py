@@ -100,6 +100,30 @@ def test_prdc_subset_has_full_precision_low_recall(rng):
         prdc_scores(reference=a[:4], samples=a[:4], nearest_k=5)
 
 
+def test_prdc_matches_a_direct_small_computation(rng):
+    # Naeem et al. 2020 by hand: k-NN radii (the k-th other point), strict "<" as in the package
+    real, fake, k = rng.standard_normal((25, 3)), rng.standard_normal((20, 3)) + 0.4, 3
+    dist = lambda a, b: float(np.sqrt(((a - b) ** 2).sum()))
+    rr = [sorted(dist(a, b) for b in real)[k] for a in real]  # index 0 is the point itself
+    rf = [sorted(dist(a, b) for b in fake)[k] for a in fake]
+    inside = np.array([[dist(real[i], fake[j]) < rr[i] for j in range(20)] for i in range(25)])
+    precision = inside.any(axis=0).mean()
+    recall = np.mean([any(dist(real[i], fake[j]) < rf[j] for j in range(20)) for i in range(25)])
+    density = inside.sum(axis=0).mean() / k
+    coverage = np.mean([min(dist(real[i], f) for f in fake) < rr[i] for i in range(25)])
+    got = prdc_scores(reference=real, samples=fake, nearest_k=k, features="toy")
+    assert (got.precision, got.recall, got.coverage) == pytest.approx((precision, recall, coverage), abs=1e-12)
+    assert got.density == pytest.approx(density, rel=1e-12)
+    assert "toy" in got.name
+
+
+def test_prdc_exact_duplicates_have_empty_balls(rng):
+    # samples that are k+1 copies of one point: every k-NN radius is 0, and "<" puts no real point inside
+    real = rng.standard_normal((50, 2))
+    got = prdc_scores(reference=real, samples=np.repeat(real[:3], 6, axis=0), nearest_k=5)
+    assert got.recall == 0.0 and got.precision == 1.0
+
+
 @pytest.fixture(scope="module")
 def effnet():
     import torch

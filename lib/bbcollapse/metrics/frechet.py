@@ -12,17 +12,44 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._validation import check_option
 from .features import check_features
 
-__all__ = ["frechet_distance", "frechet_distance_from_moments", "gaussian_moments", "FRECHET_EFFNET_NAME"]
+__all__ = [
+    "FrechetDistance",
+    "frechet_distance",
+    "frechet_distance_from_moments",
+    "gaussian_moments",
+    "FRECHET_EFFNET_NAME",
+]
 
 log = logging.getLogger(__name__)
 
 FRECHET_EFFNET_NAME = "Fréchet distance (EfficientNet-lite0 features)"
+
+
+@dataclass(frozen=True)
+class FrechetDistance:
+    """A Fréchet distance with the features it was computed on (what :func:`compute_metrics` returns)."""
+
+    value: float
+    n_reference: int
+    n_samples: int
+    features: str
+
+    @property
+    def name(self) -> str:
+        return f"Fréchet distance on {self.features}"
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__, name=self.name)
+
+    def __repr__(self):
+        return f"FrechetDistance({self.value:.5g}, features={self.features!r}, n={self.n_reference}/{self.n_samples})"
 
 
 def gaussian_moments(features):

@@ -24,9 +24,14 @@ class PRDC:
     density: float
     coverage: float
     nearest_k: int
+    features: str = "unnamed features"
+
+    @property
+    def name(self) -> str:
+        return f"precision, recall, density, coverage (k={self.nearest_k}) on {self.features}"
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return dict(self.__dict__, name=self.name)
 
     def __repr__(self):
         return (
@@ -35,7 +40,7 @@ class PRDC:
         )
 
 
-def prdc_scores(*, reference, samples, nearest_k: int = 5) -> PRDC:
+def prdc_scores(*, reference, samples, nearest_k: int = 5, features: str = "unnamed features") -> PRDC:
     """PRDC of ``samples`` against ``reference`` (the ``prdc`` package; real = reference).
 
     Parameters
@@ -43,6 +48,13 @@ def prdc_scores(*, reference, samples, nearest_k: int = 5) -> PRDC:
     reference : (n, d) features of the reference ("real") set
     samples : (m, d) features of the generated ("fake") set
     nearest_k : k of the k-NN balls (must be < n and < m)
+    features : what the features are, for the result's name
+
+    Notes
+    -----
+    The package compares distances with a strict ``<``: a sample whose k-th neighbour is an exact
+    copy of it has a ball of radius 0 that contains nothing, so exact duplicates among the samples
+    lower recall (their balls cover no reference point) rather than being ignored.
     """
     import contextlib
     import io
@@ -61,4 +73,5 @@ def prdc_scores(*, reference, samples, nearest_k: int = 5) -> PRDC:
         density=float(d["density"]),
         coverage=float(d["coverage"]),
         nearest_k=k,
+        features=str(features),
     )
