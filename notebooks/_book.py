@@ -41,24 +41,17 @@ def at_scale(scale: str, table: Mapping[str, object]):
     return table[scale]
 
 
-def to_json(value):
-    """``json.dump``'s ``default``: numpy scalars and arrays as Python numbers and lists, anything else as text."""
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    return str(value)
+def write_results(results_dir: str | Path, name: str, result: Mapping, *, reasons: Mapping | None = None) -> Path:
+    """Write ``result`` to ``<results_dir>/<name>.json``: strict JSON (indent 1), replaced atomically.
 
+    A NaN or infinite value is written as ``null``, and the file's ``"null_reasons"`` says why:
+    ``reasons`` maps a value's path (``/faces/variants/3/region_fraction``) to the chapter's
+    reason; any other non-finite value gets a generic one.
+    """
+    from bbcollapse.diagnosis.jsonfile import dumps, write_text_atomic
 
-def write_results(results_dir: str | Path, name: str, result: Mapping) -> Path:
-    """Write ``result`` to ``<results_dir>/<name>.json`` (indent 1, the format every chapter has always used)."""
-    out = Path(results_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.json"
-    path.write_text(json.dumps(result, indent=1, default=to_json))
-    return path
+    path = Path(results_dir) / f"{name}.json"
+    return write_text_atomic(path, dumps(result, reasons=dict(reasons or {})))
 
 
 def read_results(results_dir: str | Path, name: str) -> dict | None:
@@ -116,15 +109,20 @@ def paper_vs_ours(rows: Sequence[Sequence[object]]):
     return markdown_table(rows, ("quantity", "paper", "ours (this build)", "agreement"))
 
 
-def mc_rate(k: int, n: int) -> dict:
+def mc_rate(k: int, n: int, *, events: str = "rejections") -> dict:
     """A rate measured over ``n`` simulated worlds: k/n, its Monte Carlo s.e. and a 95% Clopper-Pearson interval.
 
-    How the book reports the false-alarm, power and coverage rates of its simulations.
+    How the book reports the false-alarm, power and coverage rates of its simulations; ``events``
+    names what was counted (``"rejections"`` of a test, ``"covered"`` for an interval's coverage).
     """
     from scipy import stats
 
     ci = stats.binomtest(int(k), int(n)).proportion_ci(0.95)
     p = k / n
-    return dict(
-        rate=p, mc_se=float(np.sqrt(p * (1 - p) / n)), ci95=[float(ci.low), float(ci.high)], rejections=int(k), n=int(n)
-    )
+    return {
+        "rate": p,
+        "mc_se": float(np.sqrt(p * (1 - p) / n)),
+        "ci95": [float(ci.low), float(ci.high)],
+        events: int(k),
+        "n": int(n),
+    }

@@ -103,3 +103,23 @@ def test_population_comparison_sees_a_shift_of_mu_and_not_of_sigma():
     d = compare_population(a, b, n_boot=1000, seed=1)
     assert d["mu"].hi < 0 and d["mu"].p_value < 0.01
     assert d["sigma"].lo <= 0 <= d["sigma"].hi
+
+
+def test_two_way_population_bootstrap_matches_the_spread_across_pools():
+    """The se of mu from one pool (anchors and samples resampled) against mu's spread over 24 pools."""
+    from bbcollapse.stats import similarity_matrix
+    from bbcollapse.stats.bootstrap import _population_replicates
+
+    world = PlantedSphere(dim=12, masses=(0.08,), spread=0.12, centres_seed=1)
+    mus, ses = [], []
+    for i in range(24):
+        sim = similarity_matrix(world(1000 + i, 120).x, world(5000 + i, 1500).x, THETA)
+        assert sim.shape == (120, 1500) and sim.nnz < 0.5 * 120 * 1500  # sparse: pairs beyond theta are not stored
+        (mu, reps), _ = _population_replicates(sim, 300, i)
+        mus.append(mu)
+        ses.append(reps.std(ddof=1))
+    assert 0.7 < np.mean(ses) / np.std(mus, ddof=1) < 1.45, (np.mean(ses), np.std(mus, ddof=1))
+    dense = world(1, 1500).x
+    sim = similarity_matrix(world(2, 40).x, dense, THETA)
+    st = bb.neighbor_stats(anchors=world(2, 40).x, samples=dense, theta=THETA)
+    np.testing.assert_allclose(np.asarray(sim.mean(axis=1)).ravel(), st.mean_similarity, rtol=1e-9, atol=1e-15)

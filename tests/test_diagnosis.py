@@ -369,3 +369,40 @@ def test_diagnose_takes_a_config_or_keywords(run):
     assert rep.config == report.config == cfg.to_json()
     with pytest.raises(ValueError, match="n_samples must be given"):
         diagnose(PS, identity_descriptor, n_anchors=M, progress=False)
+
+
+# -- compare_models: a model before and after, on fresh pools of equal size --------------
+def test_compare_models_finds_a_halved_mode_and_no_change_between_two_pools_of_one_model():
+    from bbcollapse.diagnosis import compare_models, evaluate_calibration
+    from bbcollapse.metrics import frechet_distance
+
+    heavy = PlantedSphere(dim=12, masses=(0.08,), spread=0.12, centres_seed=1)
+    light = PlantedSphere(dim=12, masses=(0.04,), spread=0.12, centres_seed=1)
+    worst = heavy.centres[0]
+    ref = heavy(5, 3000).x
+    kw = dict(worst=worst, theta=THETA, r=R, n_boot=1000, n_boot_quality=60)
+    pools = {
+        name: (w(1 + 10 * i, 200).x, w(2 + 10 * i, 3000).x) for i, (name, w) in enumerate([("h", heavy), ("l", light)])
+    }
+    drop = compare_models(pools["h"], pools["l"], quality={"descriptor": (ref, pools["h"][1], pools["l"][1])}, **kw)
+    # the truth of the planted law: MCCS of the identity's centre under each model
+    t0, t1 = (bb.mccs(w.mean_similarity(worst, THETA)) for w in (heavy, light))
+    assert drop.old_worst.before.covers(t0) and drop.old_worst.after.covers(t1)
+    assert drop.old_worst.hi < 0 and drop.old_worst.p_value < 0.01
+    q = drop.quality["descriptor"]
+    assert q.before.estimate == pytest.approx(frechet_distance(reference=ref, samples=pools["h"][1]), rel=1e-6)
+    # two pools of one model: "significant" at 5% in about 5% of pairs (P(>= 4 of 12) = 0.002 at the level)
+    alarms = {"old_worst": 0, "mu": 0, "sigma": 0}
+    for i in range(12):
+        p0 = (heavy(100 + i, 100).x, heavy(200 + i, 1500).x)
+        p1 = (heavy(300 + i, 100).x, heavy(400 + i, 1500).x)
+        same = compare_models(p0, p1, **{**kw, "n_boot": 300})
+        for name in alarms:
+            alarms[name] += getattr(same, name).p_value < 0.05
+    assert max(alarms.values()) <= 3, alarms
+    doc = drop.to_dict()
+    assert set(doc["old_worst"]) >= {"before", "after", "difference_ci", "p_value"}
+    with pytest.raises(ValueError, match="equal size"):
+        compare_models(pools["h"], (pools["l"][0], pools["l"][1][:100]), **kw)
+    ev = evaluate_calibration(heavy, light, identity_descriptor, n_anchors=150, n_samples=2000, seed=3, **kw)
+    assert ev.old_worst.hi < 0 and ev.n_samples == 2000

@@ -21,7 +21,9 @@ from .bootstrap import (
     bootstrap_population,
     compare_mccs,
     compare_population,
+    compare_replicates,
     similarity_contributions,
+    similarity_matrix,
 )
 from .envelope import (
     GlobalEnvelopeTest,
@@ -56,6 +58,7 @@ __all__ = [
     "bootstrap_population",
     "compare_mccs",
     "compare_population",
+    "compare_replicates",
     "degenerate",
     "dense_modes",
     "density_order",
@@ -71,6 +74,7 @@ __all__ = [
     "population",
     "samples_needed",
     "similarity_contributions",
+    "similarity_matrix",
     "worst_case_curves",
     "worst_case_test",
     "worst_index",

@@ -12,7 +12,11 @@ two-sample comparisons of them (a model before and after calibration, each on it
   (resampling A, C held fixed).
 * :func:`compare_mccs` and :func:`compare_population`: *after - before* with a percentile
   interval and a two-sided bootstrap p-value, the two sides resampled independently (they are
-  independent samples: fresh pools of two models).
+  independent samples: fresh pools of two models).  mu and sigma of two pools differ by the
+  anchors *and* by the samples, which every anchor shares: given the sparse anchor-by-sample
+  similarity matrix (:func:`similarity_matrix`), :func:`compare_population` resamples both
+  (a two-way bootstrap); given only per-anchor values it resamples the anchors with C held fixed,
+  which under-covers a difference between pools.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ __all__ = [
     "bootstrap_population",
     "compare_mccs",
     "compare_population",
+    "compare_replicates",
     "similarity_contributions",
+    "similarity_matrix",
 ]
 
 
@@ -187,6 +193,35 @@ def similarity_contributions(anchor, samples, theta: float) -> np.ndarray:
 MULTINOMIAL_CELLS = 10**8
 
 
+def similarity_matrix(anchors, samples, theta: float, *, block: int = 512):
+    """The sparse (m, n) matrix of ``s(d(a_i, c_j))``: only pairs within theta are stored (float64).
+
+    Parameters
+    ----------
+    anchors : (m, D) unit vectors
+    samples : (n, D) unit vectors
+    theta : kernel width
+    block : anchors per float64 GEMM
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix (m, n); its row means are the anchors' mean similarities
+    """
+    from scipy import sparse
+
+    theta = check_theta(theta)
+    a = validate_unit(anchors, "anchors").astype(np.float64)
+    c = validate_unit(samples, "samples", a.shape[1]).astype(np.float64)
+    t = cos_threshold(theta)
+    parts = []
+    for start in range(0, a.shape[0], block):
+        cos = a[start : start + block] @ c.T
+        rows, cols = np.nonzero(cos > t)
+        vals = similarity(distance_from_cos(cos[rows, cols]), theta)
+        parts.append(sparse.csr_matrix((vals, (rows, cols)), shape=cos.shape))
+    return sparse.vstack(parts, format="csr")
+
+
 def _bootstrap_means(contributions: Contributions, n_boot, rng, batch=256):
     """Bootstrap distribution of the mean similarity: a multinomial over the distinct non-zero values.
 
@@ -273,7 +308,26 @@ def bootstrap_mccs(
     return _interval(estimate, boot, level)
 
 
-def _population_replicates(values, n_boot, seed):
+def _two_way_replicates(sim, form, n_boot, seed):
+    """(mu, sigma) of MCCS and their replicates with anchors and samples both resampled."""
+    m, n = sim.shape
+    if m < 3 or n < 1:
+        raise ValueError(f"a similarity matrix of at least 3 anchors and 1 sample is needed; got {sim.shape}")
+    rng = np.random.default_rng(seed)
+    v = mccs(np.asarray(sim.sum(axis=1)).ravel() / n, form=form)
+    mus, sigmas = np.empty(n_boot), np.empty(n_boot)
+    for b in range(n_boot):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        boot = mccs(np.clip(sim @ weights / n, 0.0, 1.0), form=form)[rng.integers(0, m, m)]
+        mus[b], sigmas[b] = boot.mean(), boot.std(ddof=1)
+    return (float(v.mean()), mus), (float(v.std(ddof=1)), sigmas)
+
+
+def _population_replicates(values, n_boot, seed, form="code"):
+    from scipy import sparse
+
+    if sparse.issparse(values):
+        return _two_way_replicates(values.tocsr(), form, n_boot, seed)
     v = np.asarray(values, dtype=np.float64).ravel()
     if v.size < 3 or not np.isfinite(v).all():
         raise ValueError(f"mccs_values must hold at least 3 finite values; got {v.size}")
@@ -304,8 +358,18 @@ def bootstrap_population(mccs_values, *, n_boot: int = 2000, level: float = 0.95
     return PopulationCI(mu=_interval(mu, mus, level), sigma=_interval(sigma, sigmas, level))
 
 
-def _difference(before, after, level) -> Difference:
-    """Difference of two independent bootstrap distributions ``(estimate, replicates)``."""
+def compare_replicates(before, after, level: float = 0.95) -> Difference:
+    """*after - before* from two independent bootstrap distributions of one statistic.
+
+    Parameters
+    ----------
+    before, after : ``(estimate, (n_boot,) replicates)`` of the statistic on each sample
+    level : coverage of the intervals
+
+    Returns
+    -------
+    Difference
+    """
     (est_b, boot_b), (est_a, boot_a) = before, after
     diff = boot_a - boot_b
     lo, hi = _percentile_interval(diff, level)
@@ -339,22 +403,26 @@ def compare_mccs(
     """
     level, n_boot = _check_level_and_n_boot(level, n_boot)
     check_option(form, MCCS_FORMS, "form")
-    return _difference(
+    return compare_replicates(
         _mccs_replicates(before, form, n_boot, seed), _mccs_replicates(after, form, n_boot, seed + 1), level
     )
 
 
 def compare_population(
-    before, after, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+    before, after, *, form: str = "code", n_boot: int = 2000, level: float = 0.95, seed: int = 0
 ) -> dict[str, Difference]:
-    """mu and sigma of MCCS over two independent anchor sets: ``{"mu": Difference, "sigma": Difference}``.
+    """mu and sigma of MCCS over two independent pools: ``{"mu": Difference, "sigma": Difference}``.
 
     Parameters
     ----------
-    before, after : (m,) and (m',) per-anchor MCCS of two models (m, m' >= 3)
+    before, after : each either the sparse (m, n) similarity matrix of a pool's anchors against its
+        samples (:func:`similarity_matrix`; anchors and samples resampled: the honest comparison of two
+        pools), or (m,) per-anchor MCCS values (anchors resampled, samples held fixed); m >= 3
+    form : MCCS form (used with similarity matrices)
     n_boot, level, seed : as in :func:`bootstrap_population`
     """
     level, n_boot = _check_level_and_n_boot(level, n_boot)
-    b = _population_replicates(before, n_boot, seed)
-    a = _population_replicates(after, n_boot, seed + 1)
-    return {"mu": _difference(b[0], a[0], level), "sigma": _difference(b[1], a[1], level)}
+    check_option(form, MCCS_FORMS, "form")
+    b = _population_replicates(before, n_boot, seed, form)
+    a = _population_replicates(after, n_boot, seed + 1, form)
+    return {"mu": compare_replicates(b[0], a[0], level), "sigma": compare_replicates(b[1], a[1], level)}
