@@ -1,4 +1,4 @@
-"""Angular distance, cosine thresholds and the similarity kernel (paper 000, Eqs. 3-4).
+"""Angular distance (paper 000, Eq. 4), cosine thresholds and the similarity kernel (Eq. 3).
 
 Descriptors are unit vectors; the normalised angular distance is
 ``d(a, b) = arccos(<a, b>) / pi`` in [0, 1].  Because arccos is decreasing,
@@ -28,7 +28,7 @@ def cos_threshold(r):
 
 
 def angular_distance(a, b):
-    """Normalised angular distance ``arccos(clip(<a, b>, -1, 1)) / pi``.
+    """Normalised angular distance ``arccos(clip(<a, b>, -1, 1)) / pi`` (Eq. 4).
 
     Parameters
     ----------
@@ -54,7 +54,7 @@ def distance_from_cos(cosines):
 
 
 def similarity(d, theta):
-    """Similarity kernel of the paper (Eq. 4).
+    """Similarity kernel of the paper (Eq. 3).
 
     ``s(d) = (exp(max(0, theta - d)) - 1) / (exp(theta) - 1)``: 1 at d = 0,
     decreasing, 0 for d >= theta.
