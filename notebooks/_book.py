@@ -23,6 +23,9 @@ __all__ = [
     "at_scale",
     "cached",
     "face_embeddings_path",
+    "face_store",
+    "face_theta_r",
+    "FACE_STREAMS",
     "markdown_table",
     "mc_rate",
     "paper_vs_ours",
@@ -86,6 +89,56 @@ def cached(path: str | Path, compute: Callable[[], object]):
 def face_embeddings_path(cache_dir: str | Path, scale: str) -> Path:
     """Where chapter 3 leaves its embedded sample set C (centred unit vectors) for chapter 5."""
     return Path(cache_dir) / "03_face_subject" / scale / "C_unit.npy"
+
+
+#: The face chapters' seed streams (one store each, shared between chapters): anchors A, selection S, scoring T.
+FACE_STREAMS = {"A": (0,), "S": (1,), "T": (3,)}
+FACE_SEED = 2021
+
+
+def face_store(cache_dir: str | Path, sampler, descriptor, part: str, *, shard_size: int = 500):
+    """The EmbeddingStore of the face subject's stream ``part`` ("A", "S" or "T"), shared by the face chapters.
+
+    Its directory is keyed by the sampler's and descriptor's identities, so it follows whatever
+    descriptor :func:`bbcollapse.subjects.faces.face_subject` returns; its shards are prefixes of one
+    stream, so a larger scale extends what a smaller one embedded.  Fill with ``.fill(n)``, read with
+    ``.embeddings(n)`` and ``.latents(n)``.
+    """
+    import hashlib
+
+    import bbcollapse as bb
+
+    key = hashlib.sha256(f"{bb.identity_of(sampler)}|{bb.identity_of(descriptor)}".encode()).hexdigest()[:12]
+    path = Path(cache_dir) / "face_store" / key / part
+    stream = FACE_STREAMS[part]
+    return bb.EmbeddingStore(
+        path, sampler=sampler, descriptor=descriptor, seed=FACE_SEED, stream=stream, shard_size=shard_size
+    )
+
+
+def face_theta_r(cache_dir: str | Path, sampler, descriptor, *, n: int = 60, n_views: int = 4):
+    """theta and r for the face descriptor by chapter 3's rule (:func:`~bbcollapse.subjects.faces.choose_theta_r`).
+
+    ``n`` faces of the reference stream and ``n_views`` identity-preserving views of each are embedded
+    (cached by the descriptor's identity); r is the 95th percentile of face-to-view distances and theta
+    the 5th percentile of face-to-face distances.  Returns the library's ``ThetaR``.
+    """
+    import hashlib
+
+    import bbcollapse as bb
+    from bbcollapse.subjects import faces
+
+    key = hashlib.sha256(f"{bb.identity_of(sampler)}|{bb.identity_of(descriptor)}|{n}|{n_views}".encode()).hexdigest()
+    path = Path(cache_dir) / "face_store" / f"theta_r_{key[:12]}.npz"
+
+    def embed():
+        x = sampler(bb.shard_seed(FACE_SEED, 9), n).x
+        views = faces.face_views(x, seed=FACE_SEED, n_views=n_views)
+        e_views = descriptor(views.reshape(-1, *views.shape[2:])).reshape(n, n_views, -1)
+        return descriptor(x), e_views
+
+    e, e_views = cached(path, embed)
+    return faces.choose_theta_r(*faces.identity_distances(e, e_views))
 
 
 def markdown_table(rows: Sequence[Sequence[object]], header: Sequence[str]):
