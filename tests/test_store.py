@@ -237,3 +237,42 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=">= 0"):
         shard_sizes(-1, 5)
     assert shard_sizes(0, 5) == [] and shard_sizes(11, 5) == [5, 5, 1]
+
+
+def test_the_probe_refuses_a_model_changed_behind_its_identity(tmp_path):
+    """A model whose identity stays while its answers change (code edited outside argv) is refused on reuse."""
+    sphere = PlantedSphere(dim=16, masses=(0.1,))
+    with open_store(tmp_path / "s", sampler=sphere, probe=True)[0] as st:
+        st.fill(30)
+    probe = json.loads((tmp_path / "s" / "probe.json").read_text())
+    (record,) = probe["probes"].values()
+    assert record["sampler"] == repr(sphere) and np.shape(record["embeddings"]) == (4, 16)
+    open_store(tmp_path / "s", sampler=sphere, probe=True)[0].close()  # the same model: reused
+
+    class Edited(PlantedSphere):  # another model under the same identity string
+        def __call__(self, seed, n):
+            z, x = super().__call__(seed, n)
+            return z, -x
+
+        def __repr__(self):
+            return repr(sphere)
+
+    edited = Edited(dim=16, masses=(0.1,))
+    with pytest.raises(StoreConfigError, match="fixed probe batch differently"):
+        open_store(tmp_path / "s", sampler=edited, probe=True)
+    open_store(tmp_path / "s", sampler=edited)[0].close()  # without the probe: the identity alone decides
+
+
+def test_operations_doc_states_the_policies_the_code_applies():
+    from pathlib import Path
+
+    from bbcollapse.blackbox.adapters.command import MAX_BYTES, STDERR_KEEP
+    from bbcollapse.blackbox.redact import SECRET_PARTS, SECRET_WORDS
+    from bbcollapse.store import PROBE_N, PROBE_TOL
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    for name in (*SECRET_PARTS, *SECRET_WORDS):
+        assert f"`{name}`" in doc, name
+    assert MAX_BYTES == 256 * 2**20 and "256 MiB" in doc
+    assert STDERR_KEEP == 64 * 1024 and "64 KiB" in doc
+    assert f"{PROBE_N} latents" in doc and PROBE_TOL == 1e-4 and "more than 1e-4" in doc

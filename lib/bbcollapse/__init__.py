@@ -174,6 +174,7 @@ _PUBLIC: dict[str, str] = {
     # store
     "EmbeddingStore": "store",
     "StoreConfigError": "store",
+    "StoreError": "store",
     "embed_shard": "store",
     "shard_sizes": "store",
 }

@@ -13,6 +13,13 @@ A SPEC names a black box:
 
 Generators given as ONNX, command or URL receive latents ``z ~ N(0, I_L)`` drawn from the
 seed; ``--latent-dim`` gives L (inferred for ONNX files with a static input shape).
+
+Every failure ends in one line on stderr (``bbcollapse: error: ...``, status 2 for bad
+arguments and refused stores, 1 for failures while running, 128 + N after signal N), never a
+traceback.  --out and --device are checked before anything is sampled.  SIGINT and SIGTERM
+stop the black box's processes and leave the store resumable.  A closed stdout (``| head -1``)
+only drops the summary.  URLs and argv are shown and recorded with their secrets masked.  The
+policies are in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -20,9 +27,15 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
+import io
 import logging
+import os
 import shlex
+import signal
 import sys
+import tempfile
+import threading
+from pathlib import Path
 
 from . import __version__
 
@@ -126,13 +139,34 @@ def _builtin(spec: str, registry: dict, role: str):
         raise SpecError(f"bad options for {role} {name!r}: {exc}") from None
 
 
-def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float = 300.0, http_format: str = "npy"):
-    """The sampler named by a SPEC (see the module docstring)."""
+def _adapter_options(
+    kind: str, *, timeout: float = 300.0, http_format: str = "npy", batch_size=None, max_bytes=None
+) -> dict:
+    """Keyword arguments of a command (``kind`` "cmd") or HTTP adapter from the CLI's options."""
+    opts = {"timeout": timeout, **({"fmt": http_format} if kind == "http" else {})}
+    return {**opts, **{k: v for k, v in (("batch_size", batch_size), ("max_bytes", max_bytes)) if v is not None}}
+
+
+def _resolve(spec: str, role: str, options: dict):
+    """(kind, rest, adapter options, the built-in black box or None) of a SPEC for ``role``."""
+    kind, rest = parse_spec(spec)
+    opts = _adapter_options(kind, **options)
+    if kind != "builtin":
+        return kind, rest, opts, None
+    return kind, rest, opts, _builtin(rest, SUBJECTS if role == "sampler" else DESCRIPTORS, role)
+
+
+def resolve_sampler(spec: str, *, latent_dim: int | None = None, **options):
+    """The sampler named by a SPEC (see the module docstring).
+
+    ``options`` (``timeout``, ``http_format``, ``batch_size``, ``max_bytes``) apply to cmd: and
+    http:// SPECs.
+    """
     from .blackbox import adapters
 
-    kind, rest = parse_spec(spec)
-    if kind == "builtin":
-        return _builtin(rest, SUBJECTS, "sampler")
+    kind, rest, opts, builtin = _resolve(spec, "sampler", options)
+    if builtin is not None:
+        return builtin
     if kind == "onnx":
         try:
             return adapters.OnnxGenerator(rest, latent_dim=latent_dim)
@@ -146,26 +180,25 @@ def resolve_sampler(spec: str, *, latent_dim: int | None = None, timeout: float 
             f"--latent-dim is required for a {kind} sampler (the number of latent dimensions the generator reads)"
         )
     if kind == "cmd":
-        argv = _argv(rest)
-        return adapters.CommandGenerator(argv, latent_dim, timeout=timeout)
-    return adapters.HttpGenerator(rest, latent_dim, timeout=timeout, fmt=http_format)
+        return adapters.CommandGenerator(_argv(rest), latent_dim, **opts)
+    return adapters.HttpGenerator(rest, latent_dim, **opts)
 
 
-def resolve_descriptor(spec: str, *, timeout: float = 300.0, http_format: str = "npy"):
-    """The descriptor named by a SPEC (see the module docstring)."""
+def resolve_descriptor(spec: str, **options):
+    """The descriptor named by a SPEC (see the module docstring); ``options`` as for :func:`resolve_sampler`."""
     from .blackbox import adapters
 
-    kind, rest = parse_spec(spec)
-    if kind == "builtin":
-        return _builtin(rest, DESCRIPTORS, "descriptor")
+    kind, rest, opts, builtin = _resolve(spec, "descriptor", options)
+    if builtin is not None:
+        return builtin
     if kind == "onnx":
         try:
             return adapters.OnnxDescriptor(rest)
         except (FileNotFoundError, ValueError) as exc:
             raise SpecError(f"{exc}; check the path in --descriptor onnx:FILE") from None
     if kind == "cmd":
-        return adapters.CommandDescriptor(_argv(rest), timeout=timeout)
-    return adapters.HttpDescriptor(rest, timeout=timeout, fmt=http_format)
+        return adapters.CommandDescriptor(_argv(rest), **opts)
+    return adapters.HttpDescriptor(rest, **opts)
 
 
 def default_descriptor(sampler_spec: str) -> str:
@@ -179,7 +212,7 @@ def _argv(command: str) -> list[str]:
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise SpecError(f"cannot split command {command!r}: {exc}; check its quotes") from None
+        raise SpecError(f"cannot split the command of a cmd: SPEC ({exc}); check its quotes") from None
     if not argv:
         raise SpecError("cmd: needs a command, e.g. cmd:python my_gen.py")
     return argv
@@ -289,67 +322,156 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config_option(d, defaults, "--shard-size", type=_positive_int, help="samples per shard")
     d.add_argument("--latent-dim", type=_positive_int, help="latent dimension L of an ONNX/command/HTTP generator")
-    d.add_argument("--timeout", type=float, default=300.0, help="seconds per command run or HTTP request (default 300)")
+    d.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds a command run or an HTTP request may take (default 300)"
+    )
     d.add_argument(
         "--http-format", choices=("npy", "json"), default="npy", help="body format for http:// specs (default npy)"
+    )
+    d.add_argument("--batch-size", type=_positive_int, help="rows per command run or HTTP request (default 1024 / 512)")
+    d.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        help="largest answer read from one command run or HTTP request (default 268435456)",
+    )
+    d.add_argument(
+        "--model-version",
+        metavar="TEXT",
+        help="version of an onnx/cmd/http model, recorded in its identity: set it when the model changes "
+        "outside the files named in the SPEC",
+    )
+    d.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="with --store, skip the check that the model still answers a fixed probe batch as it did "
+        "(for models that are not deterministic)",
     )
     d.add_argument("--device", help="torch device for the engine (default cuda when available)")
     d.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     return parser
 
 
-def _diagnose(args) -> int:
-    from .blackbox import BlackBoxError
-    from .diagnosis import DiagnoseConfig, diagnose
-    from .store import StoreConfigError
+class Interrupted(BaseException):
+    """SIGTERM (or SIGINT) arrived: unwinds like KeyboardInterrupt, so that black boxes are stopped on the way."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"bbcollapse: error: {message}", file=sys.stderr)
+    return status
+
+
+def check_out(out) -> Path:
+    """--out as a directory we can write into (created if needed), checked before any sampling."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".bbcollapse-write-test-", dir=path)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise ValueError(f"--out {str(out)!r} is not a directory we can write: {exc.strerror or exc}") from None
+    return path
+
+
+def check_device(device: str) -> str:
+    """--device as a torch device usable here (CUDA present for cuda), checked before any sampling."""
+    import torch
 
     try:
-        config = DiagnoseConfig(
-            n_anchors=args.anchors,
-            n_samples=args.samples,
-            seed=args.seed,
-            theta=args.theta,
-            r=args.r,
-            top=args.top,
-            form=args.form,
-            shard_size=args.shard_size,
-        )
-        if not args.timeout > 0:
-            raise ValueError(f"--timeout must be positive; got {args.timeout}")
-        sampler = resolve_sampler(
-            args.sampler, latent_dim=args.latent_dim, timeout=args.timeout, http_format=args.http_format
-        )
-        descriptor = resolve_descriptor(
-            args.descriptor or default_descriptor(args.sampler), timeout=args.timeout, http_format=args.http_format
-        )
-    except ValueError as exc:  # SpecError is a ValueError
-        msg = str(exc).replace("n_anchors", "--anchors").replace("n_samples", "--samples")
-        print(f"bbcollapse: error: {msg}", file=sys.stderr)
-        return 2
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"--device {device!r} is not a torch device ({str(exc).splitlines()[0]})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device!r}: no CUDA device is available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA devices")
+    if dev.type not in ("cpu", "cuda"):
+        try:
+            torch.empty(1, device=dev)
+        except Exception as exc:
+            raise ValueError(f"--device {device!r} cannot be used here ({str(exc).splitlines()[0]})") from None
+    return device
+
+
+def _prepare(args):
+    """(config, sampler, descriptor) of a diagnose run, every argument checked; raises ValueError."""
+    from .diagnosis import DiagnoseConfig
+
+    same_names = ("seed", "theta", "r", "top", "form", "shard_size")  # options named as DiagnoseConfig's fields
+    config = DiagnoseConfig(
+        n_anchors=args.anchors, n_samples=args.samples, **{name: getattr(args, name) for name in same_names}
+    )
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout must be positive; got {args.timeout}")
+    check_out(args.out)
+    if args.device:
+        check_device(args.device)
+    opts = dict(
+        timeout=args.timeout, http_format=args.http_format, batch_size=args.batch_size, max_bytes=args.max_bytes
+    )
+    sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, **opts)
+    descriptor = resolve_descriptor(args.descriptor or default_descriptor(args.sampler), **opts)
+    if args.model_version is not None:
+        if parse_spec(args.sampler)[0] == "builtin":
+            raise SpecError("--model-version is for onnx:, cmd: and http:// samplers; built-ins are named by options")
+        sampler.version = args.model_version
+    return config, sampler, descriptor
+
+
+def _run(args, config, sampler, descriptor):
+    """Sample, embed, reduce and save; returns the report's path."""
+    from .diagnosis import diagnose
+    from .store import check_probe
+
+    if args.store and not args.no_probe:
+        check_probe(args.store, sampler, descriptor)
     kw = {"device": args.device} if args.device else {}
-    try:
-        report = diagnose(
-            sampler, descriptor, config=config, store=args.store, progress=False if args.quiet else None, **kw
-        )
-    except StoreConfigError as exc:
-        print(f"bbcollapse: error: {exc}", file=sys.stderr)
-        return 2
-    except BlackBoxError as exc:
-        print(f"bbcollapse: error: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:  # e.g. a descriptor that does not return unit vectors
-        print(f"bbcollapse: error: {exc}", file=sys.stderr)
-        return 1
+    report = diagnose(
+        sampler, descriptor, config=config, store=args.store, progress=False if args.quiet else None, **kw
+    )
     try:
         path = report.save(args.out)
     except OSError as exc:
-        print(
-            f"bbcollapse: error: cannot write the report to --out {args.out!r}: {exc.strerror or exc}", file=sys.stderr
-        )
-        return 1
+        raise OSError(f"cannot write the report to --out {args.out!r}: {exc.strerror or exc}") from None
     if not args.quiet:
-        print(report.summary())
-        print(f"wrote {path} and figures in {path.parent}")
+        try:
+            print(report.summary())
+            print(f"wrote {path} and figures in {path.parent}")
+            sys.stdout.flush()
+        except BrokenPipeError:  # `bbcollapse ... | head -1`: the reader has what it wanted
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, io.UnsupportedOperation):  # no file descriptor (pytest)
+                pass
+    return path
+
+
+def _diagnose(args) -> int:
+    from .blackbox import BlackBoxError
+    from .store import StoreConfigError, StoreError
+
+    try:
+        config, sampler, descriptor = _prepare(args)
+    except ValueError as exc:  # SpecError is a ValueError
+        return _fail(str(exc).replace("n_anchors", "--anchors").replace("n_samples", "--samples"), 2)
+    try:
+        _run(args, config, sampler, descriptor)
+    except StoreConfigError as exc:
+        return _fail(str(exc), 2)
+    except (BlackBoxError, StoreError, ValueError) as exc:  # ValueError: e.g. a descriptor without unit vectors
+        return _fail(str(exc), 1)
+    except MemoryError:
+        return _fail("out of memory; lower --shard-size, --batch-size or --max-bytes", 1)
+    except OSError as exc:
+        return _fail(str(exc) if not exc.strerror else f"{exc.strerror}: {exc.filename or ''}".rstrip(": "), 1)
     return 0
 
 
@@ -358,10 +480,20 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="bbcollapse: %(levelname)s: %(message)s")
-    if args.command == "diagnose":
+    if args.command != "diagnose":
+        parser.print_help()
+        return 2
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted) if main_thread else None
+    try:
         return _diagnose(args)
-    parser.print_help()
-    return 2
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        resume = "; finished shards are kept: rerun the same command to resume" if args.store else ""
+        return _fail(f"interrupted by {signal.Signals(signum).name}{resume}", 128 + int(signum))
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -23,16 +23,32 @@ its checksum (truncated, corrupted), is recomputed, never used.  A store is tied
 its sampler, descriptor, seed, stream and shard size (the *config hash*); opening it
 with another config raises :class:`StoreConfigError`.  Files are ``.npy`` loaded with
 ``allow_pickle=False``: nothing is ever unpickled.
+
+Hostile directories (docs/operations.md): temporary files get unpredictable names and are
+created with ``O_EXCL | O_NOFOLLOW``, shards and manifests are read with ``O_NOFOLLOW``, so a
+symlink planted in the directory is never followed; a shard whose rows or shape differ from
+its manifest entry is recomputed; a manifest of the wrong shape is refused in one line.  A
+store whose directory cannot be written is opened read-only: it serves what it holds and
+refuses, before sampling, to compute what it lacks.  Failures to lock, create or write
+(another process, a full disk) raise :class:`StoreError`.
+
+Identities say what a black box is *called*; a model changed behind an unchanged name (a
+module edited outside argv, weights loaded inside a script, an HTTP model redeployed) is
+caught by the *probe* (:func:`check_probe`): the embeddings of a fixed batch, recorded the
+first time and compared on every reuse.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -41,7 +57,16 @@ import numpy as np
 from ._progress import progress_bar
 from .blackbox import describe_batch, identity_of, sample_batch, shard_seed
 
-__all__ = ["EmbeddingStore", "StoreConfigError", "embed_shard", "shard_sizes"]
+__all__ = [
+    "EmbeddingStore",
+    "StoreConfigError",
+    "StoreError",
+    "check_probe",
+    "embed_shard",
+    "iter_shard_sizes",
+    "probe_embeddings",
+    "shard_sizes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +74,38 @@ MANIFEST = "manifest.json"
 FORMAT = "bbcollapse-embedding-store/1"
 
 
+PROBE = "probe.json"
+PROBE_FORMAT = "bbcollapse-probe/1"
+PROBE_SEED = shard_seed(0, 99)  # a stream no diagnosis draws from
+PROBE_N = 4
+#: Largest |difference| of a probe embedding component accepted as "the same model" (float32
+#: round-off and nondeterministic kernels stay far below; a retrained or edited model does not).
+PROBE_TOL = 1e-4
+_READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 class StoreConfigError(ValueError):
-    """The store directory was created by a run with another configuration."""
+    """The store directory was created by a run with another configuration (or holds no valid manifest)."""
 
 
-def shard_sizes(n: int, shard_size: int) -> list[int]:
-    """Sizes of the shards holding the first ``n`` samples: ``shard_size`` each, the last one shorter."""
+class StoreError(RuntimeError):
+    """The store cannot be used as asked: locked by another process, read-only, or a write failed (disk full)."""
+
+
+def iter_shard_sizes(n: int, shard_size: int):
+    """Sizes of the shards holding the first ``n`` samples, lazily (nothing is allocated per shard)."""
     n, shard_size = int(n), int(shard_size)
     if n < 0:
         raise ValueError(f"the number of samples must be >= 0; got {n}")
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1; got {shard_size}")
     full, rest = divmod(n, shard_size)
-    return [shard_size] * full + ([rest] if rest else [])
+    return itertools.chain(itertools.repeat(shard_size, full), [rest] if rest else [])
+
+
+def shard_sizes(n: int, shard_size: int) -> list[int]:
+    """Sizes of the shards holding the first ``n`` samples: ``shard_size`` each, the last one shorter."""
+    return list(iter_shard_sizes(n, shard_size))
 
 
 def embed_shard(sampler, descriptor, *, seed: int, stream: tuple, j: int, n: int):
@@ -91,19 +135,134 @@ def _fsync_dir(path: Path):
         os.close(fd)
 
 
+def _temp_token() -> str:
+    """The unpredictable part of a temporary file's name."""
+    return secrets.token_hex(8)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 def _atomic_write(path: Path, data: bytes):
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
+
+    The temporary file is created afresh (``O_EXCL | O_NOFOLLOW``, an unpredictable name), so
+    a file or symlink planted in the directory is never written through; ``os.replace``
+    then swaps it in, replacing whatever is at ``path`` (a symlink included) without following it.
+    On a failed write (a full disk) the temporary file is removed.
+    """
+    for _ in range(16):
+        tmp = path.with_name(f".tmp-{_temp_token()}-{path.name}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | os.O_CLOEXEC, 0o644)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "no fresh temporary file name", str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of ``path``, refusing a symlink (OSError)."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 def _config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _valid_entry(key, entry) -> bool:
+    """Whether a manifest's shard entry has the types this module writes (else it is recomputed)."""
+    if not (isinstance(key, str) and key.isdigit() and isinstance(entry, dict) and _is_count(entry.get("n"))):
+        return False
+    for kind in ("z", "e"):
+        part = entry.get(kind)
+        if not (isinstance(part, dict) and isinstance(part.get("sha256"), str) and isinstance(part.get("shape"), list)):
+            return False
+    return True
+
+
+def _write_error(exc: OSError, what: str, path: Path) -> StoreError:
+    """A one-line StoreError for a failed write of ``what`` in the store at ``path``."""
+    hint = ""
+    if exc.errno in _READ_ONLY_ERRORS:
+        hint = "; the store is read-only here: use a writable --store directory (or a copy of this one)"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "; free some space (finished shards are kept: rerun to resume)"
+    return StoreError(f"cannot write {what} in store {str(path)!r}: {exc.strerror or exc}{hint}")
+
+
+# -- the model probe ----------------------------------------------------------------------
+def probe_embeddings(sampler, descriptor, n: int = PROBE_N) -> np.ndarray:
+    """(n, D) embeddings of a fixed batch (seed :data:`PROBE_SEED`): what the black box answers today."""
+    batch = sample_batch(sampler, PROBE_SEED, n)
+    return np.asarray(describe_batch(descriptor, batch.x, n), dtype=np.float32)
+
+
+def check_probe(directory, sampler, descriptor, *, tol: float = PROBE_TOL) -> float | None:
+    """Refuse a store whose black box answers a fixed probe batch differently than when it was filled.
+
+    The first call for a (sampler, descriptor) identity records the probe embeddings in
+    ``directory/probe.json``; later calls compare.  Returns the largest difference found
+    (None when the probe was just recorded).
+
+    Raises
+    ------
+    StoreConfigError
+        when some component differs by more than ``tol``: the model changed although its
+        identity did not.
+    """
+    directory = Path(directory)
+    ids = {"sampler": identity_of(sampler), "descriptor": identity_of(descriptor)}
+    key = hashlib.sha256(json.dumps(ids, sort_keys=True).encode()).hexdigest()[:16]
+    now = probe_embeddings(sampler, descriptor)
+    path = directory / PROBE
+    doc = {"format": PROBE_FORMAT, "seed": PROBE_SEED, "probes": {}}
+    try:
+        stored = json.loads(_read_file(path))
+        if isinstance(stored, dict) and stored.get("format") == PROBE_FORMAT and isinstance(stored.get("probes"), dict):
+            doc = stored
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        log.warning("store %s: ignoring an unreadable %s (%s); recording the probe afresh", directory, PROBE, exc)
+    old = doc["probes"].get(key)
+    if isinstance(old, dict) and isinstance(old.get("embeddings"), list):
+        before = np.asarray(old["embeddings"], dtype=np.float32)
+        diff = float(np.max(np.abs(before - now))) if before.shape == now.shape else float("inf")
+        if not diff <= tol:
+            raise StoreConfigError(
+                f"the black box answers the store's fixed probe batch differently than when store {str(directory)!r} "
+                f"was filled (largest change {diff:.3g} > {tol:g}): the model changed although its identity "
+                f"({ids['sampler']}) did not; use a fresh --store, or mark the new model with --model-version "
+                "(--no-probe skips this check for a model that is not deterministic)"
+            )
+        return diff
+    doc["probes"][key] = {**ids, "embeddings": now.tolist()}
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, json.dumps(doc, sort_keys=True).encode())
+    except OSError as exc:
+        if exc.errno not in _READ_ONLY_ERRORS:
+            raise _write_error(exc, PROBE, directory) from None
+        log.warning("store %s is read-only: the model probe is not recorded", directory)
+    return None
 
 
 class EmbeddingStore:
@@ -119,6 +278,12 @@ class EmbeddingStore:
     shard_size : samples per shard
     config : extra JSON-able settings that must match when the store is reused
     progress : show a tqdm bar with throughput in :meth:`fill` (default: only on a terminal)
+    probe : check the black box against the probe recorded in the directory (:func:`check_probe`)
+
+    Attributes
+    ----------
+    read_only : True when the directory cannot be written: stored shards are served, missing
+        ones raise :class:`StoreError`
 
     Examples
     --------
@@ -138,6 +303,7 @@ class EmbeddingStore:
         shard_size: int = 4096,
         config: dict | None = None,
         progress: bool | None = None,
+        probe: bool = False,
     ):
         self.path = Path(path)
         self.sampler = sampler
@@ -156,27 +322,45 @@ class EmbeddingStore:
             "extra": json.loads(json.dumps(config or {}, sort_keys=True, default=str)),
         }
         self.config_hash = _config_hash(self.config)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = None
+        self.read_only = False
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create store directory {str(self.path)!r}: {exc.strerror or exc}") from None
         self._lock = self._acquire_lock()
         self._remove_stale_temp_files()
         self.manifest = self._open_manifest()
+        if probe:
+            check_probe(self.path, sampler, descriptor)
         self.throughput = None  # samples/s of the last fill
 
     # -- opening -----------------------------------------------------------------------
     def _acquire_lock(self):
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        """An exclusive lock on ``.lock``; a directory we cannot write is opened read-only (locked if possible)."""
+        lock = self.path / ".lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno not in _READ_ONLY_ERRORS:
+                raise StoreError(f"cannot open the lock of store {str(self.path)!r}: {exc.strerror or exc}") from None
+            self.read_only = True
+            try:
+                fd = os.open(lock, os.O_RDONLY | _NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                return None  # nothing to lock: we only read
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RuntimeError(
+            raise StoreError(
                 f"store {str(self.path)!r} is in use by another process; wait for it or use another directory"
             ) from None
         return fd
 
     def close(self):
         """Release the directory lock (also released when the process exits)."""
-        if self._lock is not None:
+        if getattr(self, "_lock", None) is not None:
             os.close(self._lock)
             self._lock = None
 
@@ -193,25 +377,43 @@ class EmbeddingStore:
             pass
 
     def _remove_stale_temp_files(self):
+        if self.read_only:
+            return
         for tmp in self.path.glob(".tmp-*"):
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def _write(self, path: Path, data: bytes, what: str):
+        try:
+            _atomic_write(path, data)
+        except OSError as exc:
+            raise _write_error(exc, what, self.path) from None
 
     def _open_manifest(self) -> dict:
         mpath = self.path / MANIFEST
-        if not mpath.exists():
+        if not mpath.exists() and not mpath.is_symlink():
             manifest = {"format": FORMAT, "config_hash": self.config_hash, "config": self.config, "shards": {}}
-            _atomic_write(mpath, json.dumps(manifest, indent=1, sort_keys=True).encode())
+            if self.read_only:
+                raise StoreError(f"store {str(self.path)!r} is read-only and holds no manifest: nothing to serve")
+            self._write(mpath, json.dumps(manifest, indent=1, sort_keys=True).encode(), MANIFEST)
             return manifest
         try:
-            manifest = json.loads(mpath.read_text())
+            manifest = json.loads(_read_file(mpath))
+            if not isinstance(manifest, dict):
+                raise ValueError(f"a JSON {type(manifest).__name__}, not an object")
             if manifest.get("format") != FORMAT:
                 raise ValueError(f"format {manifest.get('format')!r}")
+            if not isinstance(manifest.get("shards"), dict):
+                raise ValueError(f"'shards' is a {type(manifest.get('shards')).__name__}, not an object")
         except (ValueError, OSError) as exc:
             raise StoreConfigError(
-                f"{mpath} is not a bbcollapse store manifest ({exc}); use an empty directory for --store"
+                f"{mpath} is not a bbcollapse store manifest ({exc}); use an empty directory for --store, "
+                "or delete this one to recompute"
             ) from None
         if manifest.get("config_hash") != self.config_hash:
-            old = manifest.get("config", {})
+            old = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
             diffs = [
                 f"{key}: stored {old.get(key)!r}, requested {self.config[key]!r}"
                 for key in self.config
@@ -222,6 +424,11 @@ class EmbeddingStore:
                 + "; ".join(diffs or ["config hash differs"])
                 + "). Use a fresh store directory, or delete this one to recompute."
             )
+        bad = [key for key, entry in manifest["shards"].items() if not _valid_entry(key, entry)]
+        if bad:
+            log.warning("store %s: %d malformed shard entries in the manifest; recomputing them", self.path, len(bad))
+            for key in bad:
+                del manifest["shards"][key]
         return manifest
 
     # -- shards ------------------------------------------------------------------------
@@ -233,15 +440,20 @@ class EmbeddingStore:
 
     def n_done(self, n: int) -> int:
         """Number of the first ``n`` samples whose shards are recorded (checksums are checked on load)."""
-        return sum(
-            nj for j, nj in enumerate(self.shard_sizes(n)) if self.manifest["shards"].get(str(j), {}).get("n") == nj
-        )
+        iter_shard_sizes(n, self.shard_size)  # validates n; the count below visits recorded shards only
+        full, rest = divmod(int(n), self.shard_size)
+        done = 0
+        for key, entry in self.manifest["shards"].items():
+            j = int(key)
+            size = self.shard_size if j < full else rest if j == full else 0
+            done += size if size and entry["n"] == size else 0
+        return done
 
     def _write_shard(self, j: int, z, e):
         zpath, epath = self._files(j)
         zb, eb = _npy_bytes(z), _npy_bytes(e)
-        _atomic_write(zpath, zb)
-        _atomic_write(epath, eb)
+        self._write(zpath, zb, f"shard {j}")
+        self._write(epath, eb, f"shard {j}")
         self.manifest["shards"][str(j)] = {
             "n": int(len(e)),
             "seed": shard_seed(self.seed, *self.stream, j),
@@ -258,28 +470,37 @@ class EmbeddingStore:
                 "dtype": str(e.dtype),
             },
         }
-        _atomic_write(self.path / MANIFEST, json.dumps(self.manifest, indent=1, sort_keys=True).encode())
+        self._write(self.path / MANIFEST, json.dumps(self.manifest, indent=1, sort_keys=True).encode(), MANIFEST)
 
-    def _read_verified(self, path: Path, entry: dict):
-        """The array in ``path`` if its bytes match the manifest checksum, else None."""
+    def _read_verified(self, path: Path, entry: dict, n_j: int):
+        """The array in ``path`` if its bytes match the manifest checksum and its shape the manifest's, else None."""
         try:
-            data = path.read_bytes()
+            data = _read_file(path)  # a symlink is not read
         except OSError:
             return None
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             return None
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        try:
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            return None
+        if arr.ndim < 1 or arr.shape[0] != n_j or list(arr.shape) != entry["shape"]:
+            return None
+        return arr
 
     def _load_recorded(self, j: int, n_j: int):
         entry = self.manifest["shards"].get(str(j))
         if entry is None or entry.get("n") != n_j:
             return None
         zpath, epath = self._files(j)
-        z = self._read_verified(zpath, entry["z"])
-        e = self._read_verified(epath, entry["e"])
+        z = self._read_verified(zpath, entry["z"], n_j)
+        e = self._read_verified(epath, entry["e"], n_j)
         if z is None or e is None:
             log.warning(
-                "store %s: shard %d is missing, truncated or corrupt (checksum mismatch); recomputing it", self.path, j
+                "store %s: shard %d is missing, truncated or corrupt (its checksum, rows or shape differ from "
+                "the manifest, or it is a symlink); recomputing it",
+                self.path,
+                j,
             )
             del self.manifest["shards"][str(j)]
             return None
@@ -297,6 +518,11 @@ class EmbeddingStore:
             raise ValueError(f"shard size must be in [1, {self.shard_size}]; got {n_j}")
         got = self._load_recorded(j, n_j)
         if got is None:
+            if self.read_only:
+                raise StoreError(
+                    f"store {str(self.path)!r} is read-only and lacks shard {j} ({n_j} samples); it cannot be "
+                    "computed and kept here: use a writable --store directory (or a copy of this one)"
+                )
             got = embed_shard(self.sampler, self.descriptor, seed=self.seed, stream=self.stream, j=j, n=n_j)
             self._write_shard(j, *got)
         return got
@@ -304,14 +530,14 @@ class EmbeddingStore:
     def iter_shards(self, n: int):
         """Yield ``(offset, z, e)`` for the shards holding the first ``n`` samples, computing missing ones."""
         offset = 0
-        for j, n_j in enumerate(self.shard_sizes(n)):
+        for j, n_j in enumerate(iter_shard_sizes(n, self.shard_size)):
             z, e = self.shard(j, n_j)
             yield offset, z, e
             offset += n_j
 
     def fill(self, n: int) -> EmbeddingStore:
         """Make sure the first ``n`` samples are stored (resumes a killed run); returns self."""
-        sizes = self.shard_sizes(n)
+        sizes = iter_shard_sizes(n, self.shard_size)
         done = self.n_done(n)
         t0, new = time.perf_counter(), 0
         with progress_bar(self.progress, total=n, initial=done, desc=f"store {self.path.name}", unit="sample") as bar:

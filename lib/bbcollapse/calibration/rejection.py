@@ -5,12 +5,19 @@ counted by the engine on the fitting set), a proposal ``z ~ N(0, I)`` lying in t
 region (:mod:`.regions`: exactly in output space, or a latent ball or hull) is accepted with
 probability p, every other proposal always.  :func:`rejection_calibrator` fits p and the region
 and returns a :class:`RejectionCalibrated` Sampler.
+
+A calibrator that can accept nothing is refused when it is built (expected acceptance 0 on
+the fitting set), one that accepts almost nothing warns (below :data:`WARN_ACCEPTANCE`), and
+every draw stops with an error once it has made ``max_proposals`` proposals (for the output
+region, each is one generator and one descriptor call), so a misfitted acceptance cannot run
+for ever.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,9 +42,18 @@ if TYPE_CHECKING:  # keyword types for checkers only (typing has Unpack from Pyt
     from typing_extensions import Unpack
 from .regions import REGIONS, DenseRegion, dense_region
 
-__all__ = ["RejectionCalibrated", "acceptance_probability", "rejection_calibrator", "thinning_probability"]
+__all__ = [
+    "RejectionCalibrated",
+    "WARN_ACCEPTANCE",
+    "acceptance_probability",
+    "rejection_calibrator",
+    "thinning_probability",
+]
 
 log = logging.getLogger(__name__)
+
+#: Below this expected acceptance a calibrator warns when built (1000 proposals per sample and more).
+WARN_ACCEPTANCE = 1e-3
 
 
 def acceptance_probability(*, mode_count: int, reference_count: float) -> float:
@@ -80,6 +96,8 @@ class RejectionCalibrated(CalibratedSampler):
     expected_acceptance : ``mean(thinning_probability)`` over a prior sample
     region_fraction : (m,) prior mass of each region, measured when fitting
     method : name in reports ("rejection-<region>", or white-box)
+    max_proposals : most proposals one draw may make before it fails (None:
+        :meth:`proposal_budget`'s default, 100 times the expected number plus 100 000)
     """
 
     descriptor: Descriptor | None
@@ -88,6 +106,35 @@ class RejectionCalibrated(CalibratedSampler):
     expected_acceptance: float
     region_fraction: np.ndarray
     method: str = field(default="rejection", kw_only=True)
+    max_proposals: int | None = field(default=None, kw_only=True)
+    _budget: dict = field(default_factory=dict, init=False, repr=False)  # of the draw in progress
+
+    def proposal_budget(self, n: int) -> int:
+        """Most proposals a draw of ``n`` samples may make: ``max_proposals``, or 100 x the expected count + 100 000."""
+        if self.max_proposals is not None:
+            return int(self.max_proposals)
+        return int(min(100 * n / max(self.expected_acceptance, 1e-300), 2**62)) + 100_000
+
+    def draw(self, seed: int, n: int, *, need_x: bool):
+        """As :meth:`CalibratedSampler.draw`, failing once :meth:`proposal_budget` proposals are spent."""
+        self._budget.update(used=0, limit=self.proposal_budget(n), n=n)
+        try:
+            return super().draw(seed, n, need_x=need_x)
+        finally:
+            self._budget.clear()
+
+    def _spend(self, m: int):
+        """Count ``m`` proposals against the budget of the draw in progress; raise once it is spent."""
+        if not self._budget:
+            return
+        used, limit = self._budget["used"], self._budget["limit"]
+        if used >= limit:
+            raise RuntimeError(
+                f"{self.method}: the budget of {limit} proposals is spent ({used} drawn for {self._budget['n']} "
+                f"samples; expected acceptance {self.expected_acceptance:.3g}): the acceptance is lower than fitted. "
+                "Raise max_proposals, or refit with more fitting samples, a higher accept_prob or a smaller region"
+            )
+        self._budget["used"] = used + m
 
     @property
     def H(self) -> list:
@@ -115,6 +162,7 @@ class RejectionCalibrated(CalibratedSampler):
         return u < self.accept_probability(self.in_region(z, embeddings))
 
     def propose(self, seed: int, m: int, need_x: bool) -> Proposals:
+        self._spend(m)
         z = np.asarray(self.model.latents(seed, m))
         if self.region.kind != "output":
             keep = self.accept_mask(z, seed=seed)
@@ -170,6 +218,7 @@ def rejection_calibrator(
     r0: float,
     region: str = "output",
     accept_prob: float | None = None,
+    max_proposals: int | None = None,
     references=None,
     n_references: int = 1000,
     top_h: int | None = None,
@@ -191,6 +240,9 @@ def rejection_calibrator(
     r0 : neighbour radius in (0, 1]
     region : "output" (exact), "ball" (the authors' latent ball) or "hull" (conv(H) with tolerance)
     accept_prob : p; if None, ``p = N(I_r)/N(I_m)`` on the fitting set
+    max_proposals : most proposals one draw may make before it raises RuntimeError (for the
+        output region, each costs a generator and a descriptor call); None: 100 times the
+        expected number plus 100 000
     references : (q, D) unit embeddings of reference images I_r; N(I_r) is their mean
         neighbour count in the fitting set.  Default: ``n_references`` random fitting
         samples (their own point excluded).  The paper uses a single random I_r; the
@@ -213,6 +265,12 @@ def rejection_calibrator(
     RejectionCalibrated, a Sampler; ``expected_acceptance = 1 - (1 - p) P(region)``, with
     P(region) (``region_fraction``) measured on the fitting set for the output region and on
     fresh prior latents for a latent region (20 000; 200 for the hull).
+
+    Raises
+    ------
+    ValueError
+        when the expected acceptance is 0 (every measured proposal lies in a region whose p is
+        0: sampling could never end); a RuntimeWarning is issued below :data:`WARN_ACCEPTANCE`.
     """
     check_latent_model(model)
     r0 = check_r0(r0)
@@ -222,6 +280,8 @@ def rejection_calibrator(
     modes_ = unit_modes(modes)
     if accept_prob is not None:
         accept_prob = check_fraction(accept_prob, "accept_prob", open_low=False, open_high=False)
+    if max_proposals is not None:
+        max_proposals = check_int(max_proposals, "max_proposals", minimum=1)
     top_h = None if top_h is None else check_int(top_h, "top_h", minimum=1)
     t0 = time.perf_counter()
     fit = fit_set(model, descriptor, seed=seed, progress=progress, **fit)
@@ -254,6 +314,7 @@ def rejection_calibrator(
         inside = dense.contains(np.asarray(model.latents(shard_seed(seed, 5), 200 if region == "hull" else 20_000)))
     expected = float(thinning_probability(p, inside).mean())
     log.info("rejection-%s: p=%s, |H|=%s, expected acceptance %.4f", region, p, [len(h) for h in H], expected)
+    _check_acceptance(expected, p, len(inside), f"rejection-{region}")
     return RejectionCalibrated(
         model,
         descriptor,
@@ -265,4 +326,22 @@ def rejection_calibrator(
         fit_seconds=time.perf_counter() - t0,
         fit_generator_calls=fit.generator_calls,
         progress=progress,
+        max_proposals=max_proposals,
     )
+
+
+def _check_acceptance(expected: float, p, n_measured: int, method: str) -> None:
+    """Refuse an expected acceptance of 0, warn below :data:`WARN_ACCEPTANCE`."""
+    if expected <= 0:
+        raise ValueError(
+            f"{method}: the expected acceptance is 0: all {n_measured} proposals measured fall in a region whose "
+            f"acceptance p = {np.asarray(p).tolist()} is 0, so sampling would never end. Raise accept_prob, or "
+            "shrink r0 or the region"
+        )
+    if expected < WARN_ACCEPTANCE:
+        warnings.warn(
+            f"{method}: expected acceptance {expected:.3g}, about {1 / expected:.3g} proposals per sample; a draw "
+            "stops with an error after max_proposals proposals",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -25,6 +25,11 @@ a single parallel numba pass over its rows then does every reduction at once:
 
 Counts, top-k and the similarity sum are therefore computed from float64 dot
 products: counts and top-k exactly, the similarity sum to float64 round-off.
+
+Compiled kernels are cached on disk where numba finds a writable place (``__pycache__``
+beside this file, or the user's cache directory); a read-only install with an unwritable
+HOME caches them in a private directory of the temp dir instead, and where there is none,
+compiles them in every process (:mod:`.numba_cache`).  Caching never changes a result.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .numba_cache import cache_kernels
 from .plan import Plan
 from .stats import NeighborStats
 from .tables import LUT_BUCKETS, SPECIAL, build_bin_lut, build_s_table
@@ -54,7 +60,10 @@ N_SUB = 4
 _TOPK_MARGIN = 1e-12  # covers cos(pi * arccos(x) / pi) round-off when re-deriving a threshold
 
 
-@njit(cache=True)
+_CACHE = cache_kernels()
+
+
+@njit(cache=_CACHE)
 def _dot64(a64, i, cx, j):
     """float64 dot product of anchor i and sample j (four partial sums, then pairwise)."""
     dim = a64.shape[1]
@@ -75,7 +84,7 @@ def _dot64(a64, i, cx, j):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _s_unnorm(cc, theta, s_tab, inv_h, use_tab):
     """expm1(max(0, theta - arccos(cc) / pi)) for an exact float64 cosine cc."""
     if use_tab:
@@ -89,7 +98,7 @@ def _s_unnorm(cc, theta, s_tab, inv_h, use_tab):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _n_le(t_asc, x):
     """Number of thresholds <= x (t_asc ascending, short)."""
     lo = 0
@@ -103,7 +112,7 @@ def _n_le(t_asc, x):
     return lo
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _merge_row(top_d, top_i, row, cd, ci, n):
     """Merge n candidates (cd, ci) sorted by (dist, index) into the sorted row of top_d/top_i."""
     k = top_d.shape[1]
@@ -133,7 +142,7 @@ def _merge_row(top_d, top_i, row, cd, ci, n):
             p += 1
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _sift_down_min(h, start, n):
     """Restore the min-heap property of h[:n] below position start."""
     i = start
@@ -150,7 +159,7 @@ def _sift_down_min(h, start, n):
             return
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _kth_largest(vals, n, k):
     """k-th largest of vals[:n] (1 <= k <= n) with a size-k min-heap, O(n log k)."""
     h = vals[:k].copy()
@@ -163,12 +172,12 @@ def _kth_largest(vals, n, k):
     return h[0]
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _before(d1, i1, d2, i2):
     return d1 < d2 or (d1 == d2 and i1 < i2)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _sort_by_dist_index(d, idx, n):
     """In-place heapsort of (d[:n], idx[:n]) by (distance, index)."""
     # max-heap under the (d, idx) order
@@ -180,7 +189,7 @@ def _sort_by_dist_index(d, idx, n):
         _sift_down_pair(d, idx, 0, end)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _sift_down_pair(d, idx, start, n):
     i = start
     while True:
@@ -197,7 +206,7 @@ def _sift_down_pair(d, idx, start, n):
             return
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def reduce_tile(
     cos,  # (mb, nc) float32 tile
     a64,  # (m, D) float64 anchors

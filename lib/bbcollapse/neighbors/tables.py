@@ -65,11 +65,15 @@ def build_s_table(theta: float, n_nodes: int = S_TABLE_NODES):
 
     Returns ``(coef (4, n_nodes + 1), 1 / h)``, or None when theta > 0.7: ``t_max``
     then nears sqrt 2, where ``d'(t)`` diverges, and the kernel evaluates arccos and expm1
-    directly.
+    directly; None too when theta is so small that ``cos(pi theta)`` rounds to 1 in float64
+    (theta below about 1e-8: the table would have width 0), where direct evaluation is exact
+    to round-off as well.
     """
     if theta > 0.7:
         return None
     t_max = math.sqrt(1.0 - math.cos(math.pi * theta))
+    if t_max == 0.0:
+        return None
     t = np.linspace(0.0, t_max, n_nodes + 1)
     d = (2.0 / math.pi) * np.arcsin(t / math.sqrt(2.0))
     f = np.expm1(np.maximum(0.0, theta - d))

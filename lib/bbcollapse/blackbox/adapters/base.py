@@ -92,6 +92,10 @@ class Adapter:
     label = "{kind} {}"
     identity_format = "{self.__class__.__qualname__}({self.name})"  # subclasses say what identifies the model
     input_dtype: Any = None  # the dtype a model wants its inputs in; None keeps the caller's
+    #: The model's version as its owner names it (``adapter.version = "v3"``; the CLI's --model-version),
+    #: added to the identity: what names the model when files and URLs do not (code imported by a
+    #: script, weights loaded inside it, a model redeployed behind a URL).
+    version: str | None = None
     batch_size: int
     name: str
 
@@ -111,8 +115,12 @@ class Adapter:
 
     @property
     def identity(self) -> str:
-        """A stable text identity (see :func:`~bbcollapse.blackbox.identity_of`)."""
-        return self.identity_format.format(self=self)
+        """A stable text identity (see :func:`~bbcollapse.blackbox.identity_of`), with ``version`` when set."""
+        text = self.identity_format.format(self=self)
+        if self.version is None:
+            return text
+        tag = f"version={str(self.version)!r}"
+        return f"{text[:-1]}, {tag})" if text.endswith(")") else f"{text} {tag}"
 
     def __repr__(self):
         return self.identity

@@ -1,27 +1,43 @@
 """HTTP endpoints as black boxes: :func:`post_array`, :class:`HttpGenerator`, :class:`HttpDescriptor`.
 
 A batch is POSTed to a user-given URL as ``.npy`` bytes or JSON and the answer read back
-in the same format, with a timeout, bounded retries with exponential backoff and a
-maximum response size.  Only http:// and https:// are spoken, even after a redirect.
-The identity recorded in a store is the URL and the format.  Implements no equation of
-paper 000.
+in the same format, with bounded retries with exponential backoff and a maximum response
+size.  The rules (docs/operations.md):
+
+* ``timeout`` is a deadline for each whole attempt (connect, send, every byte of the
+  answer), enforced by closing the connection, so a server that drips its answer cannot
+  hold a request longer;
+* only http:// and https:// are spoken; redirects 307 and 308 are followed (at most 5) with
+  the same method and body, and ``Authorization``, cookies and every header whose name
+  looks secret are dropped when the origin (scheme, host, port) changes; 301, 302 and 303,
+  which turn a POST into a GET, are refused;
+* ``user:password@`` in the URL is sent as HTTP basic authorisation; the URL is shown and
+  recorded with its secrets masked (:mod:`..redact`), so the identity recorded in a store
+  is the masked URL and the format.
+
+Proxies from the environment (``http_proxy``, ``https_proxy``, ``no_proxy``) are used as
+by urllib.  Implements no equation of paper 000.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import inspect
 import json
 import logging
 import socket
+import ssl
+import threading
 import time
-import urllib.error
 import urllib.request
+from urllib.parse import unquote, urljoin, urlsplit
 
 import numpy as np
 
 from ..._validation import check_int, check_option, check_positive
 from ..protocols import BlackBoxError
+from ..redact import is_secret_name, redact_url
 from .base import BatchedDescriptor, BatchedGenerator
 from .wire import load_npy, npy_bytes
 
@@ -31,27 +47,32 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("npy", "json")  # wire formats of a request and its response
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+_FOLLOW = {307, 308}  # redirects that keep the method and the body
+_REFUSE = {301, 302, 303}  # redirects after which clients send a GET
+MAX_REDIRECTS = 5
+#: Headers never sent to another origin after a redirect (besides every header whose name looks secret).
+CROSS_ORIGIN_DROP = {"authorization", "proxy-authorization", "cookie"}
 
 
-def _http_opener():
-    """An opener that speaks HTTP(S) only (no file:// or ftp:// handlers, even after a redirect)."""
-    opener = urllib.request.OpenerDirector()
-    handlers = (
-        urllib.request.ProxyHandler(),
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(),
-        urllib.request.HTTPRedirectHandler(),
-        urllib.request.HTTPDefaultErrorHandler(),
-        urllib.request.HTTPErrorProcessor(),
-    )
-    for handler in handlers:
-        opener.add_handler(handler)
-    return opener
+class _Timeout(Exception):
+    """The deadline of an attempt passed."""
+
+
+class _Status(Exception):
+    """An HTTP status other than 2xx or a redirect: code, reason and the start of the body."""
+
+    def __init__(self, code: int, reason: str, detail: str):
+        super().__init__(code, reason, detail)
+        self.code, self.reason, self.detail = code, reason, detail
 
 
 def _check_url(url: str) -> str:
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"url must start with http:// or https://; got {url!r}")
+        raise ValueError(f"url must start with http:// or https://; got {redact_url(str(url))!r}")
+    try:
+        urlsplit(url).port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"url {redact_url(url)!r} is not a valid URL ({exc})") from None
     return url
 
 
@@ -90,6 +111,118 @@ def _read_limited(resp, max_bytes: int, who: str) -> bytes:
     return body
 
 
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _basic_auth(user: str, password: str | None) -> str:
+    token = f"{unquote(user)}:{unquote(password or '')}".encode()
+    return "Basic " + base64.b64encode(token).decode()
+
+
+def _connection(url: str, timeout: float):
+    """(connection, request target, extra headers) for ``url``, through the environment's proxy if any."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    https = parts.scheme.lower() == "https"
+    context = ssl.create_default_context() if https else None
+    proxy = urllib.request.getproxies().get(parts.scheme.lower())
+    if not proxy or urllib.request.proxy_bypass(host):
+        if https:
+            return http.client.HTTPSConnection(host, port, timeout=timeout, context=context), target, {}
+        return http.client.HTTPConnection(host, port, timeout=timeout), target, {}
+    p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    auth = {"Proxy-Authorization": _basic_auth(p.username, p.password)} if p.username else {}
+    if https:
+        conn = http.client.HTTPSConnection(p.hostname, p.port or 80, timeout=timeout, context=context)
+        conn.set_tunnel(host, port, headers=auth)
+        return conn, target, {}
+    netloc = host + (f":{port}" if port else "")
+    return http.client.HTTPConnection(p.hostname, p.port or 80, timeout=timeout), f"http://{netloc}{target}", auth
+
+
+def _exchange(url: str, body: bytes, headers: dict, deadline: float, max_bytes: int, who: str):
+    """One POST to ``url`` within the deadline: (status, reason, Location, body); the body is None for a redirect."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Timeout
+    try:
+        conn, target, extra = _connection(url, remaining)
+    except (ValueError, http.client.InvalidURL):
+        raise BlackBoxError(f"{who}: invalid URL") from None
+    expired = threading.Event()
+
+    def abort():  # unblocks a read in progress: the deadline covers the whole exchange
+        expired.set()
+        if conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(remaining, abort)
+    timer.daemon = True
+    timer.start()
+    try:
+        try:
+            conn.request("POST", target, body=body, headers={**headers, **extra})
+        except (ValueError, http.client.InvalidURL):  # a control character in the URL or a header value
+            raise BlackBoxError(f"{who}: invalid URL or header value (not shown)") from None
+        resp = conn.getresponse()
+        if resp.status in _FOLLOW | _REFUSE:
+            return resp.status, resp.reason, resp.getheader("Location"), None
+        if resp.status >= 300:
+            detail = resp.read(2000).decode(errors="replace").strip()
+            return resp.status, resp.reason, detail, None
+        data = _read_limited(resp, max_bytes, who)
+        if expired.is_set():  # a body without Content-Length, cut at the deadline
+            raise _Timeout
+        return resp.status, resp.reason, None, data
+    except (BlackBoxError, _Timeout):
+        raise
+    except Exception:
+        if expired.is_set():
+            raise _Timeout from None
+        raise
+    finally:
+        timer.cancel()
+        conn.close()
+
+
+def _post(url: str, body: bytes, headers: dict, deadline: float, max_bytes: int, who: str) -> bytes:
+    """POST with redirects (307 and 308 only; secret headers stay on their origin); returns the 2xx body.
+
+    Raises ``_Status`` on another status, ``_Timeout`` at the deadline.
+    """
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(url)
+        if parts.username is not None and not any(k.lower() == "authorization" for k in headers):
+            headers = {**headers, "Authorization": _basic_auth(parts.username, parts.password)}
+        status, reason, info, data = _exchange(url, body, headers, deadline, max_bytes, who)
+        if data is not None:
+            return data
+        if status not in _FOLLOW | _REFUSE:
+            raise _Status(status, reason, info or "")
+        if not info:
+            raise BlackBoxError(f"{who} answered HTTP {status} without a Location header")
+        new = urljoin(url, info)
+        if status in _REFUSE:
+            raise BlackBoxError(
+                f"{who} was redirected with HTTP {status} to {redact_url(new)}: a redirect that turns a POST "
+                "into a GET is refused; give the final URL"
+            )
+        if not new.lower().startswith(("http://", "https://")):
+            raise BlackBoxError(
+                f"{who} was redirected to {redact_url(new)}; only http:// or https:// URLs are followed"
+            )
+        if _origin(new) != _origin(url):
+            headers = {k: v for k, v in headers.items() if k.lower() not in CROSS_ORIGIN_DROP and not is_secret_name(k)}
+        url = new
+    raise BlackBoxError(f"{who} was redirected more than {MAX_REDIRECTS} times")
+
+
 def post_array(
     url: str,
     array: np.ndarray,
@@ -105,16 +238,18 @@ def post_array(
 
     Parameters
     ----------
-    url : the endpoint (http:// or https://), given by the user
+    url : the endpoint (http:// or https://), given by the user; ``user:password@`` in it is
+        sent as basic authorisation
     array : the batch (n, ...)
     fmt : "npy" (body is ``.npy`` bytes, ``Content-Type: application/x-npy``) or "json"
         (body ``{"inputs": [...]}``, response ``{"outputs": [...]}``)
-    timeout : seconds per attempt (connect and each read)
+    timeout : seconds per attempt, for the whole of it (connect, send, read every byte)
     retries : extra attempts after a connection error, a timeout or status 429/5xx;
         other 4xx statuses fail at once
     backoff : the k-th retry waits ``backoff * 2**k`` seconds
     max_bytes : larger responses are refused (never read into memory)
-    headers : extra request headers (e.g. an authorisation token)
+    headers : extra request headers (e.g. an authorisation token); never recorded or shown,
+        and secret ones are not sent to another origin after a redirect
 
     Returns
     -------
@@ -123,39 +258,34 @@ def post_array(
     Raises
     ------
     BlackBoxError
-        after the last failed attempt, on a 4xx status other than 429, on an oversize or
-        malformed response.
+        after the last failed attempt, on a 4xx status other than 429, on a redirect that
+        turns the POST into a GET, on an oversize or malformed response.  Messages show the
+        URL with its secrets masked.
     """
     _check_url(url)
     check_positive(timeout, "timeout")
     retries = check_int(retries, "retries", minimum=0)
+    max_bytes = check_int(max_bytes, "max_bytes", minimum=1)
     body, ctype = _encode(array, check_option(fmt, FORMATS, "fmt"))
-    who = f"POST {url}"
+    who = f"POST {redact_url(url)}"
     last = None
     for attempt in range(retries + 1):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
             log.info("%s: retry %d after %s", who, attempt, last)
         request_headers = {"Content-Type": ctype, "Accept": ctype, **(headers or {})}
-        req = urllib.request.Request(url, data=body, method="POST", headers=request_headers)
         try:
-            with _http_opener().open(req, timeout=timeout) as resp:
-                data = _read_limited(resp, int(max_bytes), who)
+            data = _post(url, body, request_headers, time.monotonic() + timeout, max_bytes, who)
             return _decode(data, fmt, who)
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(2000).decode(errors="replace").strip()
-            last = f"HTTP {exc.code} {exc.reason}" + (f": {detail[-500:]}" if detail else "")
+        except _Status as exc:
+            last = f"HTTP {exc.code} {exc.reason}" + (f": {exc.detail[-500:]}" if exc.detail else "")
             if exc.code not in _RETRY_STATUS:
                 raise BlackBoxError(f"{who} failed: {last}") from None
-        except TimeoutError:
-            last = f"no response within timeout={timeout:g} s"
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                last = f"no response within timeout={timeout:g} s"
-            else:
-                last = f"connection failed: {exc.reason}"
-        except (ConnectionError, http.client.HTTPException) as exc:
-            last = f"connection failed: {type(exc).__name__}: {exc}"
+        except (_Timeout, TimeoutError):
+            last = f"no response within timeout={timeout:g} s (for the whole request)"
+        except (OSError, http.client.HTTPException) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            last = f"connection failed: {reason}"
     raise BlackBoxError(f"{who} failed after {retries + 1} attempts; last error: {last}")
 
 
@@ -172,7 +302,7 @@ class _Endpoint:
     label = "POST {}"
 
     def _bind(self, url, options: dict) -> str:
-        """Check and keep the endpoint's URL and :data:`POST_OPTIONS`; returns its name (the URL)."""
+        """Check and keep the endpoint's URL and :data:`POST_OPTIONS`; returns its name (the URL, secrets masked)."""
         self.url = _check_url(url)
         unknown = sorted(set(options) - set(POST_OPTIONS))
         if unknown:
@@ -182,7 +312,7 @@ class _Endpoint:
         opts["timeout"] = check_positive(opts["timeout"], "timeout")
         opts["retries"] = check_int(opts["retries"], "retries", minimum=0)
         self.opts = opts
-        return url
+        return redact_url(url)
 
     def run_batch(self, data: np.ndarray) -> np.ndarray:
         """The array the endpoint answers for one batch (see :func:`post_array`)."""
@@ -202,7 +332,7 @@ class HttpGenerator(_Endpoint, BatchedGenerator):
         failure handling), with its defaults; checked here
     """
 
-    identity_format = "HttpGenerator({self.url}, latent_dim={self.latent_dim}, fmt={self.opts[fmt]})"
+    identity_format = "HttpGenerator({self.name}, latent_dim={self.latent_dim}, fmt={self.opts[fmt]})"
 
     def __init__(self, url: str, latent_dim: int, *, batch_size: int = 512, **options):
         name = self._bind(url, options)
@@ -216,7 +346,7 @@ class HttpDescriptor(_Endpoint, BatchedDescriptor):
     (divide each embedding by its L2 norm, else the endpoint must return unit vectors).
     """
 
-    identity_format = "HttpDescriptor({self.url}, fmt={self.opts[fmt]}, normalize={self.normalize})"
+    identity_format = "HttpDescriptor({self.name}, fmt={self.opts[fmt]}, normalize={self.normalize})"
 
     def __init__(self, url: str, *, batch_size: int = 512, normalize: bool = True, **options):
         name = self._bind(url, options)
