@@ -247,8 +247,8 @@ def test_loop_doc_runs(tmp_path, monkeypatch):
     import json
 
     comparison = json.loads((tmp_path / "cli" / "calibrated" / "comparison.json").read_text())
-    old = comparison["old_worst_mccs"]
-    assert old["hi"] < 0 and old["p_value"] < 0.01  # the old I_w's MCCS fell, on fresh samples
+    old = comparison["old_worst"]
+    assert old["difference_ci"][1] < 0 and old["p_value"] < 0.01  # the old I_w's MCCS fell, on fresh samples
     assert comparison["old_worst_mass"]["after"] < 0.5 * comparison["old_worst_mass"]["before"]
     served = json.loads((tmp_path / "cli" / "served" / "report.json").read_text())
     before = json.loads((tmp_path / "cli" / "calibrated" / "before" / "report.json").read_text())

@@ -33,7 +33,7 @@ from ._validation import check_int
 from .blackbox import BlackBoxError, describe_batch, identity_of, sample_batch, shard_seed
 from .calibration.api import METHODS, calibrate, calibration_target
 from .calibration.persist import calibrated_descriptor_spec, load_calibrated, save_calibrated
-from .diagnosis import SAMPLE_STREAM, DiagnoseConfig, Report, diagnose
+from .diagnosis import ANCHOR_STREAM, SAMPLE_STREAM, DiagnoseConfig, Report, diagnose
 from .diagnosis.html import image_batch, report_images, write_html
 from .diagnosis.jsonfile import write_json
 from .distance import distance_from_cos, unit
@@ -56,11 +56,42 @@ __all__ = [
 CALIBRATED = "calibrated:"
 #: random anchors whose curves the before/after reports keep (40: enough for a pointwise band at 0.05)
 N_RANDOM = 40
+#: views embedded per descriptor call by :func:`choose_theta`
+VIEW_BATCH = 256
 
 
 def error(message: str, status: int) -> int:
     print(f"bbcollapse: error: {message}", file=sys.stderr)
     return status
+
+
+#: subcommand -> (one-line help, description)
+TEXTS = {
+    "calibrate": (
+        "calibrate a model towards a report's worst case I_w; save it and diagnose it before/after",
+        "Fit a calibrator (paper 000, Sec. 3.2) towards the worst case I_w of --report, save the calibrated sampler "
+        "to --out (then --sampler calibrated:OUT names it), and diagnose the original and the calibrated model on "
+        "fresh samples of equal size (OUT/before, OUT/after, OUT/comparison.json).",
+    ),
+    "serve": (
+        "serve a sampler (calibrated or not) over HTTP, in the protocol --sampler http://... consumes",
+        "POST latents (n, L) as .npy or JSON to /generate, receive outputs (n, ...). Bound to 127.0.0.1 unless "
+        "--host says otherwise.",
+    ),
+    "choose-theta": (
+        "theta and r for your descriptor: r from identity-preserving views, theta from different samples",
+        "r = q_same quantile of distances between a sample and its views (mirror and small shifts for images, or "
+        "--views MODULE:FUNCTION); theta = max(r, q_diff quantile of distances between samples).",
+    ),
+}
+
+
+def command_parser(sub, name: str, *, descriptor: bool = True):
+    """The subparser ``name`` (its texts from :data:`TEXTS`) with the model options of :func:`add_model_options`."""
+    help_text, description = TEXTS[name]
+    p = sub.add_parser(name, help=help_text, description=description)
+    add_model_options(p, descriptor=descriptor)
+    return p
 
 
 def add_model_options(p: argparse.ArgumentParser, *, descriptor: bool = True) -> None:
@@ -87,14 +118,7 @@ def add_model_options(p: argparse.ArgumentParser, *, descriptor: bool = True) ->
 
 # -- calibrate ------------------------------------------------------------------------------
 def add_calibrate_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "calibrate",
-        help="calibrate a model towards a report's worst case I_w; save it and diagnose it before/after",
-        description="Fit a calibrator (paper 000, Sec. 3.2) towards the worst case I_w of --report, save the "
-        "calibrated sampler to --out (then --sampler calibrated:OUT names it), and diagnose the original and the "
-        "calibrated model on fresh samples of equal size (OUT/before, OUT/after, OUT/comparison.json).",
-    )
-    add_model_options(p)
+    p = command_parser(sub, "calibrate")
     p.add_argument("--report", required=True, metavar="FILE", help="report.json of the diagnosis (or its directory)")
     p.add_argument("--method", choices=sorted(METHODS), default="rejection", help="calibrator (default rejection)")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the calibrated sampler and reports")
@@ -133,39 +157,32 @@ def save_html(report: Report, sampler, directory: Path, progress) -> Path:
     return write_html(report, directory / "report.html", images=report_images(report, sampler, progress=progress))
 
 
-def samples_of(pool, config: DiagnoseConfig) -> list:
-    """The (n_j, D) embeddings of C, shard by shard, from a diagnosis' store; ``pool`` = (sampler, descriptor, dir)."""
-    sampler, descriptor, store = pool
+def pool_of(sampler, descriptor, store: Path, config: DiagnoseConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(anchors (m, D), samples (n, D)) of a diagnosis, read back from its store (nothing is sampled)."""
     source = dict(sampler=sampler, descriptor=descriptor, seed=config.seed, shard_size=config.shard_size)
-    with EmbeddingStore(store / "samples", stream=SAMPLE_STREAM, progress=False, **source) as st:
-        return [e for _, _, e in st.iter_shards(config.n_samples)]
+    pool = []
+    for sub, stream, n in (("anchors", ANCHOR_STREAM, config.n_anchors), ("samples", SAMPLE_STREAM, config.n_samples)):
+        with EmbeddingStore(store / sub, stream=stream, progress=False, **source) as st:
+            pool.append(st.embeddings(n))
+    return pool[0], pool[1]
 
 
-def compare(target, before: Report, after: Report, pools, config: DiagnoseConfig) -> dict:
-    """Old I_w on both fresh pools (MCCS and neighbour mass within r0) and (mu, sigma), each with intervals."""
+def compare(target, pools, config: DiagnoseConfig) -> dict:
+    """:func:`bbcollapse.diagnosis.compare_models` of the two fresh pools, plus the old I_w's mass within r0.
+
+    Parameters
+    ----------
+    target : the CalibrationTarget (I_w's embedding, r0)
+    pools : ((anchors, samples) of the original model, (anchors, samples) of the calibrated one)
+    config : the configuration both pools were diagnosed with
+    """
+    from .diagnosis import compare_models
     from .neighbors import neighbor_stats
-    from .stats import compare_mccs, compare_population, similarity_contributions
 
-    anchor = target.embeddings[:1]
-    out = {"r0": target.r0, "n_samples": config.n_samples, "n_anchors": config.n_anchors, "seed": config.seed}
-    sims, mass = [], []
-    for pool in pools:
-        shards = samples_of(pool, config)
-        sims.append(similarity_contributions(anchor, shards, config.theta))
-        stats = neighbor_stats(anchor, shards, radii=(target.r0,), progress=False)
-        mass.append(float(stats.counts[0, 0]) / config.n_samples)
-    diff = compare_mccs(sims[0], sims[1], form=config.form, seed=config.seed)
-    pop = compare_population(before.mccs, after.mccs, seed=config.seed)
-    out["old_worst_mccs"] = asdict(diff)
-    out["old_worst_mass"] = {"before": mass[0], "after": mass[1]}
-    out["new_worst_mccs"] = {
-        "before": before.worst_mccs,
-        "before_ci": before.worst_ci,
-        "after": after.worst_mccs,
-        "after_ci": after.worst_ci,
-    }
-    out["population"] = {k: asdict(v) for k, v in pop.items()}
-    out["curves"] = {"grid": list(config.grid), "before": before.worst_curve, "after": after.worst_curve}
+    out = compare_models(*pools, worst=target.embeddings[0], config=config).to_dict()
+    mass = [neighbor_stats(target.embeddings[:1], c, radii=(target.r0,), progress=False).counts[0, 0] for _, c in pools]
+    out["old_worst_mass"] = {"before": int(mass[0]) / config.n_samples, "after": int(mass[1]) / config.n_samples}
+    out.update(r0=target.r0, seed=config.seed)
     return out
 
 
@@ -181,7 +198,7 @@ def plot_before_after(before: Report, after: Report, comparison: dict, path: Pat
     ax1.set_xlabel("MCCS of each anchor (fresh anchors and samples)")
     ax1.set_ylabel("anchors")
     ax1.legend(frameon=False, fontsize=8)
-    d = comparison["old_worst_mccs"]
+    d = comparison["old_worst"]
     for x, side, colour in ((0, "before", "tab:blue"), (1, "after", "tab:orange")):
         ci = d[side]
         err = [[ci["estimate"] - ci["lo"]], [ci["hi"] - ci["estimate"]]]
@@ -189,7 +206,8 @@ def plot_before_after(before: Report, after: Report, comparison: dict, path: Pat
     ax2.set_xticks([0, 1], ["original", "calibrated"])
     ax2.set_xlim(-0.6, 1.6)
     ax2.set_ylabel("MCCS of the old I_w (95% bootstrap interval)")
-    ax2.set_title(f"difference {d['estimate']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}], p = {d['p_value']:.3g}")
+    lo, hi = d["difference_ci"]
+    ax2.set_title(f"difference {d['difference']:+.4f} [{lo:+.4f}, {hi:+.4f}], p = {d['p_value']:.3g}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -247,51 +265,49 @@ def run_calibrate(args, sampler, descriptor) -> int:
         return error(str(exc), 2)
     except BlackBoxError as exc:
         return error(str(exc), 1)
-    pools = ((sampler, descriptor, store_b), (loaded, descriptor, store_a))
-    comparison = compare(target, before, after, pools, config)
+    pools = (pool_of(sampler, descriptor, store_b, config), pool_of(loaded, descriptor, store_a, config))
+    comparison = compare(target, pools, config)
     comparison["calibration"] = cost.as_dict()
     write_json(out / "comparison.json", comparison)
     plot_before_after(before, after, comparison, out / "before_after.png")
     if not args.quiet:
-        print(comparison_text(comparison, before, after))
+        print(comparison_text(comparison))
     return 0
 
 
-def comparison_text(c: dict, before: Report, after: Report) -> str:
+def comparison_text(c: dict) -> str:
     """A few lines: the old I_w before and after, the new worst case, (mu, sigma), the cost."""
-    d = c["old_worst_mccs"]
-    m = c["old_worst_mass"]
-    mu, sd = c["population"]["mu"], c["population"]["sigma"]
-    cal = c["calibration"]
+
+    def row(name: str, label: str) -> str:
+        d = c[name]
+        lo, hi = d["difference_ci"]
+        return (
+            f"  {label:<9} {d['before']['estimate']:.4f} -> {d['after']['estimate']:.4f}  "
+            f"(difference {d['difference']:+.4f}, 95% [{lo:+.4f}, {hi:+.4f}], p = {d['p_value']:.3g})"
+        )
+
+    m, cal = c["old_worst_mass"], c["calibration"]
+    cost = (
+        f"acceptance {cal['acceptance_rate']:.4f} (expected {cal['expected_acceptance']:.4f}), "
+        f"{cal['generator_calls_per_sample']:.3f} generator calls per sample"
+        if cal["proposed"]
+        else "nothing sampled in this run (the samples were read back from the stores)"
+    )
     return "\n".join(
         [
             f"fresh samples (seed {c['seed']}), |A|={c['n_anchors']} |C|={c['n_samples']} for each model:",
-            f"  old I_w   MCCS {d['before']['estimate']:.4f} -> {d['after']['estimate']:.4f}  "
-            f"(difference {d['estimate']:+.4f}, 95% [{d['lo']:+.4f}, {d['hi']:+.4f}], p = {d['p_value']:.3g}); "
-            f"mass within r0 {m['before']:.4f} -> {m['after']:.4f}",
-            f"  new I'_w  MCCS {before.worst_mccs:.4f} -> {after.worst_mccs:.4f} (each selected on S, scored on T)",
-            f"  mu        {mu['before']['estimate']:.4f} -> {mu['after']['estimate']:.4f} (p = {mu['p_value']:.3g}); "
-            f"sigma {sd['before']['estimate']:.4f} -> {sd['after']['estimate']:.4f} (p = {sd['p_value']:.3g})",
-            "  cost      "
-            + (
-                f"acceptance {cal['acceptance_rate']:.4f} (expected {cal['expected_acceptance']:.4f}), "
-                f"{cal['generator_calls_per_sample']:.3f} generator calls per sample"
-                if cal["proposed"]
-                else "nothing sampled in this run (the samples were read back from the stores)"
-            ),
+            row("old_worst", "old I_w") + f"; mass within r0 {m['before']:.4f} -> {m['after']:.4f}",
+            row("new_worst", "new I'_w"),
+            row("mu", "mu"),
+            row("sigma", "sigma"),
+            f"  cost      {cost}",
         ]
     )
 
 
 # -- serve ------------------------------------------------------------------------------------
 def add_serve_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "serve",
-        help="serve a sampler (calibrated or not) over HTTP, in the protocol --sampler http://... consumes",
-        description="POST latents (n, L) as .npy or JSON to /generate, receive outputs (n, ...). Bound to "
-        "127.0.0.1 unless --host says otherwise.",
-    )
-    add_model_options(p, descriptor=False)
+    p = command_parser(sub, "serve", descriptor=False)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
     p.add_argument(
@@ -405,9 +421,14 @@ def choose_theta(
     if v.ndim < 2 or v.shape[0] != n:
         raise ValueError(f"views must return (n, v, ...) = ({n}, v, ...) views; got shape {v.shape}")
     k = v.shape[1]
+    flat, parts = v.reshape(n * k, *v.shape[2:]), []
     with progress_bar(progress, total=n * k, desc="embed views", unit="view") as bar:
-        ev = unit(np.asarray(describe_batch(descriptor, v.reshape(n * k, *v.shape[2:]), n * k), dtype=np.float64))
-        bar.update(n * k)
+        for s in range(0, n * k, VIEW_BATCH):
+            parts.append(
+                np.asarray(describe_batch(descriptor, flat[s : s + VIEW_BATCH], len(flat[s : s + VIEW_BATCH])))
+            )
+            bar.update(len(parts[-1]))
+    ev = unit(np.concatenate(parts).astype(np.float64))
     same = distance_from_cos(np.einsum("nd,nvd->nv", e, ev.reshape(n, k, -1))).ravel()
     diff = distance_from_cos((e @ e.T)[np.triu_indices(n, 1)])
     return choose_theta_r(same, diff, q_same=q_same, q_diff=q_diff)
@@ -429,13 +450,7 @@ def load_callable(text: str):
 
 
 def add_choose_theta_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "choose-theta",
-        help="theta and r for your descriptor: r from identity-preserving views, theta from different samples",
-        description="r = q_same quantile of distances between a sample and its views (mirror and small shifts for "
-        "images, or --views MODULE:FUNCTION); theta = max(r, q_diff quantile of distances between samples).",
-    )
-    add_model_options(p)
+    p = command_parser(sub, "choose-theta")
     p.add_argument("--n", type=int, default=300, help="samples drawn (default 300)")
     p.add_argument("--views", metavar="MODULE:FUNCTION", help="your augmentation: f(x, seed) -> (n, v, ...) views")
     p.add_argument("--n-views", type=int, default=4, help="views per sample for images (default 4)")

@@ -64,7 +64,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 color:#1a1a1a;background:#fff;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em}td,th{padding:.2em .8em;border-bottom:1px solid #eee;text-align:left}
-td.v{font-family:ui-monospace,Menlo,Consolas,monospace}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}
+td.v{font-family:ui-monospace,Menlo,Consolas,monospace}
+pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}
 figure{display:inline-block;margin:.3em;text-align:center;font-size:.75em;vertical-align:top}
 figure img{width:96px;height:96px;image-rendering:pixelated;border:1px solid #ccc}
 figure.worst img{border:3px solid #c0392b}img.plot{max-width:100%}.note{color:#555;font-size:.9em}
@@ -174,30 +175,17 @@ def report_images(report: Report, sampler, *, progress=None) -> dict | None:
     anchors = np.concatenate([[report.worst], np.asarray(report.modes)]).astype(np.int64)
     near = np.asarray(report.nearest_index, dtype=np.int64)
     near = near[near >= 0]
-    _, xa = redraw(
-        sampler,
-        seed=c["seed"],
-        stream=ANCHOR_STREAM,
-        index=anchors,
-        n_total=c["n_anchors"],
-        shard_size=c["shard_size"],
-        progress=progress,
-    )
-    xa = image_batch(xa)
+
+    def draw(stream, index, n_total):
+        opts = dict(seed=c["seed"], shard_size=c["shard_size"], progress=progress)
+        return redraw(sampler, stream=stream, index=index, n_total=n_total, **opts)[1]
+
+    xa = image_batch(draw(ANCHOR_STREAM, anchors, c["n_anchors"]))
     if xa is None:
         return None
     out = {"worst": xa[0], "modes": xa[1:], "nearest": np.zeros((0, *xa.shape[1:]), np.uint8)}
     if len(near):
-        _, xc = redraw(
-            sampler,
-            seed=c["seed"],
-            stream=SAMPLE_STREAM,
-            index=near,
-            n_total=c["n_samples"],
-            shard_size=c["shard_size"],
-            progress=progress,
-        )
-        out["nearest"] = image_batch(xc)
+        out["nearest"] = image_batch(draw(SAMPLE_STREAM, near, c["n_samples"]))
     return out
 
 
