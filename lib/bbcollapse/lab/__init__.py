@@ -29,7 +29,7 @@ sample. Public API (``from bbcollapse.lab import ...``)::
       for later sampling; the last step is always kept), data (a DataSpec)
       GanConfig.key -> the hash of the FULL configuration (data spec included): the cache folder
 
-    # train.py
+    # trainer.py (the module is not called train.py: it would shadow the function train)
     train(config, *, cache_dir="data/cache/lab", device="cpu", progress=None, embed=None) -> TrainedGAN
       cached (a finished run is loaded, not retrained); resumes an interrupted run from its last
       checkpoint; raises TrainingDiverged on a NaN or exploding loss, keeping the last good checkpoint
@@ -61,9 +61,9 @@ _LAB: dict[str, str] = {
     "build_dataset": "datasets",
     "remove_near_duplicates": "datasets",
     "GanConfig": "config",
-    "TrainedGAN": "train",
-    "TrainingDiverged": "train",
-    "train": "train",
+    "TrainedGAN": "trainer",
+    "TrainingDiverged": "trainer",
+    "train": "trainer",
     "LabSampler": "sampler",
 }
 

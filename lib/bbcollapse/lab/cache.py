@@ -1,0 +1,132 @@
+"""Files of a trained generator's cache folder, each written atomically and checked when read.
+
+A checkpoint is a pair: tensors in a ``.safetensors`` file (never a pickle) and a JSON state that
+is written after it and records the tensor file's sha256. The JSON is the commit marker: a
+checkpoint counts only when its JSON exists and the tensors match its digest, so a run killed
+while writing (SIGKILL, power loss) leaves the previous checkpoint usable. Every file goes through
+a temporary file, ``fsync`` and ``os.replace``.
+
+Folder layout (``<cache_dir>/<GanConfig.folder_name>/``)::
+
+    config.json                          the full configuration and its key
+    G-step0000500.safetensors / .json    a kept generator (weights and BN statistics) and its state
+    resume-step0000400.safetensors / .json   everything to continue training (latest only)
+    log.jsonl                            the training log, one JSON object per line
+    done.json                            written last: steps, seconds, images/s, device
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+__all__ = [
+    "append_json_line",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "checkpoint_steps",
+    "checkpoint_paths",
+    "read_json",
+    "read_json_lines",
+    "read_tensors",
+    "write_checkpoint",
+]
+
+_STEP = re.compile(r"^(G|resume)-step(\d{7})\.json$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    """Strict JSON (no NaN), indented, written atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n").encode())
+
+
+def read_json(path: Path):
+    """The JSON object in ``path``, or None when the file is missing or not valid JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def append_json_line(path: Path, obj) -> None:
+    """Append one JSON object as a line (flushed; a torn last line is dropped by ``read_json_lines``)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(obj, allow_nan=False) + "\n")
+        f.flush()
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """Every complete JSON line of ``path`` (an interrupted last line is skipped); [] when missing."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return out
+
+
+def checkpoint_paths(folder: Path, kind: str, step: int) -> tuple[Path, Path]:
+    """(tensors, state) paths of checkpoint ``kind`` ("G" or "resume") at ``step``."""
+    stem = f"{kind}-step{int(step):07d}"
+    return Path(folder) / f"{stem}.safetensors", Path(folder) / f"{stem}.json"
+
+
+def write_checkpoint(folder: Path, kind: str, step: int, tensors: dict, state: dict) -> None:
+    """Write tensors (safetensors) then the JSON state with their sha256; both atomically, JSON last."""
+    from safetensors.torch import save
+
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+    tensor_path, state_path = checkpoint_paths(folder, kind, step)
+    atomic_write_bytes(tensor_path, data)
+    atomic_write_json(state_path, {**state, "step": int(step), "sha256": hashlib.sha256(data).hexdigest()})
+
+
+def read_tensors(folder: Path, kind: str, step: int) -> tuple[dict, dict]:
+    """(tensors, state) of a committed checkpoint; ``ValueError`` if it is missing or does not match its digest."""
+    from safetensors.torch import load
+
+    tensor_path, state_path = checkpoint_paths(folder, kind, step)
+    state = read_json(state_path)
+    if state is None or not tensor_path.is_file():
+        raise ValueError(f"no committed {kind} checkpoint at step {step} in {folder}")
+    data = tensor_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != state.get("sha256"):
+        raise ValueError(f"{tensor_path} does not match the sha256 in {state_path.name} (corrupt or partly written)")
+    return load(data), state
+
+
+def checkpoint_steps(folder: Path, kind: str) -> list[int]:
+    """Steps of checkpoints of ``kind`` whose JSON state exists (not yet verified), ascending."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    steps = []
+    for p in folder.iterdir():
+        m = _STEP.match(p.name)
+        if m and m.group(1) == kind:
+            steps.append(int(m.group(2)))
+    return sorted(steps)

@@ -1,0 +1,159 @@
+"""One frozen configuration per trained generator; its hash names the generator's cache folder.
+
+Everything that changes the trained weights or the training log is a field (the data spec
+included), so two configurations with the same key train the same generator bit for bit on CPU.
+Optimiser fields left as ``None`` take the architecture's usual value (``ARCH_DEFAULTS``; they stay
+``None`` in the object, so ``replace(arch=...)`` does not carry one architecture's settings to
+another); the key hashes the values used, so ``GanConfig(arch="wgan-gp")`` and the same with
+``n_critic=5`` have one key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+
+from .._validation import check_int, check_option, check_positive
+from .datasets import DataSpec
+
+__all__ = ["ARCHS", "ARCH_DEFAULTS", "GanConfig", "LAB_VERSION"]
+
+#: Bumped whenever a change to the trainer or the zoo changes the weights a configuration trains to,
+#: so that cached generators of older code are not mistaken for the new ones.
+LAB_VERSION = 1
+
+ARCHS = ("dcgan", "sn-dcgan", "wgan-gp", "vae")
+
+#: The usual optimiser settings per architecture: DCGAN (Radford et al. 2016) and SN-DCGAN (Miyato et
+#: al. 2018) use Adam(2e-4, 0.5, 0.999) with one discriminator step per generator step; WGAN-GP
+#: (Gulrajani et al. 2017) uses Adam(1e-4, 0.5, 0.9), five critic steps and a penalty weight of 10;
+#: the VAE (Kingma and Welling 2014) Adam(1e-3, 0.9, 0.999).
+ARCH_DEFAULTS = {
+    "dcgan": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1},
+    "sn-dcgan": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1},
+    "wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_critic": 5},
+    "vae": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "n_critic": 1},
+}
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """A generator to train: architecture, data, optimisation and seed.
+
+    Parameters
+    ----------
+    arch : ``"dcgan"``, ``"sn-dcgan"`` (spectral normalisation in the discriminator), ``"wgan-gp"``
+        or ``"vae"`` (the non-adversarial baseline).
+    pack : PacGAN's m (Lin et al. 2018): the discriminator judges m samples at once, stacked as
+        m channels; 1 = no packing. Any GAN architecture; not the VAE.
+    resolution : 28 (native) or 14 (the training images are 2 x 2 average-pooled; the sampler
+        upsamples the generator's 14 px output to 28 px bilinearly).
+    latent_dim : L, the size of the N(0, I) latent.
+    width : channels of the networks' first (discriminator) / last (generator) hidden layer;
+        each stage doubles / halves it (``zoo.py``).
+    steps : generator steps (WGAN-GP: n_critic critic steps per generator step).
+    batch_size : real images per discriminator step (and generated images per generator step);
+        with packing, ``batch_size / pack`` packs, so Pac(X)(m) sees as many images as X.
+    lr, beta1, beta2 : Adam's settings (``None``: the architecture's, ``ARCH_DEFAULTS``).
+    n_critic : discriminator steps per generator step (``None``: the architecture's).
+    gp_weight : WGAN-GP's gradient-penalty weight (ignored by the others).
+    seed : initial weights and every batch and latent (``shard_seed(seed, step)`` per step).
+    checkpoints : steps whose generator is kept for later sampling; the last step always is.
+    log_every : steps between lines of the training log (0: about 200 lines per run).
+    data : the training set (a DataSpec; default the whole training split).
+    """
+
+    arch: str = "dcgan"
+    pack: int = 1
+    resolution: int = 28
+    latent_dim: int = 32
+    width: int = 32
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    n_critic: int | None = None
+    gp_weight: float = 10.0
+    seed: int = 0
+    checkpoints: tuple[int, ...] = ()
+    log_every: int = 0
+    data: DataSpec = field(default_factory=DataSpec.full)
+
+    def __post_init__(self):
+        check_option(self.arch, ARCHS, "GanConfig.arch")
+        check_option(self.resolution, (28, 14), "GanConfig.resolution")
+        for name in ("pack", "latent_dim", "width", "steps", "batch_size"):
+            check_int(getattr(self, name), f"GanConfig.{name}", minimum=1)
+        check_int(self.seed, "GanConfig.seed")
+        check_positive(self.gp_weight, "GanConfig.gp_weight")
+        if self.arch == "vae" and self.pack != 1:
+            raise ValueError("GanConfig.pack applies to the GANs' discriminators; the VAE has none (use pack=1)")
+        if self.batch_size % self.pack:
+            raise ValueError(f"GanConfig.batch_size ({self.batch_size}) must be a multiple of pack ({self.pack})")
+        if not isinstance(self.data, DataSpec):
+            raise TypeError(f"GanConfig.data must be a DataSpec; got {type(self.data).__name__}")
+        optim = self.optim
+        check_positive(optim["lr"], "GanConfig.lr")
+        check_int(optim["n_critic"], "GanConfig.n_critic", minimum=1)
+        for name in ("beta1", "beta2"):
+            if not 0 <= optim[name] < 1:
+                raise ValueError(f"GanConfig.{name} must lie in [0, 1); got {optim[name]!r}")
+        checkpoints = tuple(sorted({check_int(s, "GanConfig.checkpoints[i]", minimum=1) for s in self.checkpoints}))
+        if checkpoints and checkpoints[-1] > self.steps:
+            raise ValueError(f"GanConfig.checkpoints must be <= steps ({self.steps}); got {checkpoints[-1]}")
+        object.__setattr__(self, "checkpoints", checkpoints)
+        check_int(self.log_every, "GanConfig.log_every")
+
+    @property
+    def optim(self) -> dict:
+        """lr, beta1, beta2 and n_critic as used: the field where set, else the architecture's default."""
+        return {k: v if getattr(self, k) is None else getattr(self, k) for k, v in ARCH_DEFAULTS[self.arch].items()}
+
+    @property
+    def log_interval(self) -> int:
+        """Steps between log lines: ``log_every``, or about 200 lines per run when it is 0."""
+        return self.log_every or max(1, self.steps // 200)
+
+    @property
+    def kept_steps(self) -> tuple[int, ...]:
+        """The steps whose generator is kept: the configured checkpoints and the last step."""
+        return tuple(sorted(set(self.checkpoints) | {self.steps}))
+
+    @property
+    def name(self) -> str:
+        """A readable label: ``Pac(sn-dcgan)(4) 28px``."""
+        arch = f"Pac({self.arch})({self.pack})" if self.pack > 1 else self.arch
+        return f"{arch} {self.resolution}px"
+
+    def to_dict(self) -> dict:
+        """The full configuration as plain JSON values (data spec included)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "data"}
+        d.update(self.optim, log_every=self.log_interval)
+        d["checkpoints"] = list(self.checkpoints)
+        d["data"] = self.data.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GanConfig:
+        d = dict(d)
+        d["data"] = DataSpec.from_dict(d["data"])
+        d["checkpoints"] = tuple(d.get("checkpoints", ()))
+        return cls(**d)
+
+    @property
+    def key(self) -> str:
+        """sha256 (first 16 hex digits) of the full configuration and ``LAB_VERSION``: the cache key."""
+        text = json.dumps({"lab_version": LAB_VERSION, "config": self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def folder_name(self) -> str:
+        """``<arch>[-pac<m>]-<resolution>px-<key>``: the cache folder of this generator."""
+        pac = f"-pac{self.pack}" if self.pack > 1 else ""
+        return f"{self.arch}{pac}-{self.resolution}px-{self.key}"
+
+    def replace(self, **changes) -> GanConfig:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return replace(self, **changes)
