@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 import bbcollapse as bb
+from bbcollapse.calibration.api import redraw
+from bbcollapse.commands import report_images
 from bbcollapse.diagnosis import ANCHOR_STREAM, SAMPLE_STREAM
-from bbcollapse.diagnosis.html import image_batch, redraw, render_html, report_images, write_html
+from bbcollapse.diagnosis.html import image_batch, render_html, write_html
 from bbcollapse.store import EmbeddingStore
 from bbcollapse.subjects.synthetic import PlantedSphere
 
@@ -53,8 +55,10 @@ def test_page_is_self_contained(tmp_path):
     world = PlantedSphere(dim=12, masses=(0.08, 0.04), spread=0.12)
     report = bb.diagnose(world, bb.identity_descriptor, n_anchors=100, n_samples=2000, n_random=40, progress=False)
     report.save(tmp_path)
-    page = render_html(tmp_path / "report.json")  # from the saved file, as a later reader would
+    page = render_html(bb.Report.load(tmp_path / "report.json"))  # from the saved file, as a later reader would
     assert page == render_html(report)
+    with pytest.raises(TypeError, match="Report.load"):
+        render_html(tmp_path / "report.json")
     assert foreign_urls(page) == []
     assert not re.search(r"<(script|link|iframe)\b|@import|url\(", page)
     srcs = re.findall(r"src='([^']*)'", page)

@@ -76,7 +76,7 @@ _PUBLIC: dict[str, str] = {
     "load_calibrated": "calibration.persist",
     "make_server": "serving",
     "render_html": "diagnosis.html",
-    "report_images": "diagnosis.html",
+    "report_images": "commands",
     "save_calibrated": "calibration.persist",
     "serve": "serving",
     "with_latents": "calibration.api",

@@ -31,10 +31,10 @@ import numpy as np
 from ._progress import progress_bar
 from ._validation import check_int
 from .blackbox import BlackBoxError, describe_batch, identity_of, sample_batch, shard_seed
-from .calibration.api import METHODS, calibrate, calibration_target
+from .calibration.api import METHODS, calibrate, calibration_target, redraw
 from .calibration.persist import calibrated_descriptor_spec, load_calibrated, save_calibrated
 from .diagnosis import ANCHOR_STREAM, SAMPLE_STREAM, DiagnoseConfig, Report, diagnose
-from .diagnosis.html import image_batch, report_images, write_html
+from .diagnosis.html import image_batch, write_html
 from .diagnosis.jsonfile import write_json
 from .distance import distance_from_cos, unit
 from .store import EmbeddingStore, StoreConfigError
@@ -47,6 +47,7 @@ __all__ = [
     "add_serve_parser",
     "choose_theta",
     "image_views",
+    "report_images",
     "run",
     "run_calibrate",
     "run_choose_theta",
@@ -114,6 +115,32 @@ def add_model_options(p: argparse.ArgumentParser, *, descriptor: bool = True) ->
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per command run or HTTP request (default 300)")
     p.add_argument("--http-format", choices=("npy", "json"), default="npy", help="body format for http:// specs")
     p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
+
+
+def report_images(report: Report, sampler, *, progress=None) -> dict | None:
+    """Images of I_w, its nearest samples and the distinct modes, re-drawn from ``sampler``.
+
+    Returns
+    -------
+    ``{"worst": (H, W, 3), "nearest": (k, H, W, 3), "modes": (p, H, W, 3)}`` uint8, or None when the
+    outputs are not images.
+    """
+    c = report.config
+    anchors = np.concatenate([[report.worst], np.asarray(report.modes)]).astype(np.int64)
+    near = np.asarray(report.nearest_index, dtype=np.int64)
+    near = near[near >= 0]
+
+    def draw(stream, index, n_total):
+        opts = dict(seed=c["seed"], shard_size=c["shard_size"], progress=progress)
+        return redraw(sampler, stream=stream, index=index, n_total=n_total, **opts)[1]
+
+    xa = image_batch(draw(ANCHOR_STREAM, anchors, c["n_anchors"]))
+    if xa is None:
+        return None
+    out = {"worst": xa[0], "modes": xa[1:], "nearest": np.zeros((0, *xa.shape[1:]), np.uint8)}
+    if len(near):
+        out["nearest"] = image_batch(draw(SAMPLE_STREAM, near, c["n_samples"]))
+    return out
 
 
 # -- calibrate ------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ set, K-means, sampling):
 
 A plain callable generator ``z -> x`` has no latent prior to reshape: :func:`with_latents` gives
 it one (``z ~ N(0, I_L)`` drawn from the seed, the README's ``my_sampler`` convention).
+:func:`redraw` draws again the rows a diagnosis drew (I_w when a report lacks its embedding, and the
+images of :func:`bbcollapse.report_images`).
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._validation import check_int, check_option, check_positive
 from ..blackbox import GaussianLatentModel, identity_of, shard_seed
-from ..diagnosis import ANCHOR_STREAM, Report
-from ..diagnosis.html import redraw
+from ..diagnosis import ANCHOR_STREAM, Report, shard_plan
 from ..distance import validate_unit
 from .base import CalibratedSampler
 from .cluster import gmm_calibrator, voronoi_calibrator
@@ -44,6 +46,7 @@ __all__ = [
     "IdentityMismatch",
     "calibrate",
     "calibration_target",
+    "redraw",
     "with_latents",
 ]
 
@@ -124,6 +127,55 @@ class CalibrationTarget:
         return f"CalibrationTarget(modes={len(self.embeddings)}, r0={self.r0}, fraction={frac}, source={self.source})"
 
 
+def redraw(sampler, *, seed: int, stream: tuple, index, n_total: int, shard_size: int, progress=None):
+    """Latents and outputs of rows ``index`` of a diagnosis stream, drawn again from the sampler.
+
+    Row i of a stream of ``n_total`` lies in shard j of :func:`~bbcollapse.diagnosis.shard_plan` and
+    was drawn as ``sampler(shard_seed(seed, *stream, j), n_j)``.  A latent model whose ``latents``
+    agree with its samples re-draws only the latents of those shards and generates the rows asked
+    for; another sampler is called once per shard holding one of them.
+
+    Parameters
+    ----------
+    sampler : the sampler that was diagnosed
+    seed, stream : the report's seed and the stream (:data:`ANCHOR_STREAM` or :data:`SAMPLE_STREAM`)
+    index : (k,) row indices in the stream
+    n_total, shard_size : the stream's length and shard size (the report's n_anchors or n_samples, shard_size)
+
+    Returns
+    -------
+    z : (k, L) latents; x : (k, ...) outputs
+    """
+    index = np.asarray(index, dtype=np.int64).ravel()
+    plan = shard_plan(int(n_total), int(shard_size))
+    starts = np.array([offset for _, offset, _ in plan])
+    if index.size and (index.min() < 0 or index.max() >= n_total):
+        raise ValueError(f"rows {index.tolist()} must lie in [0, {n_total})")
+    quick = callable(getattr(sampler, "latents", None)) and callable(getattr(sampler, "generate", None))
+    if quick:  # a latent model whose samples follow its latents (a probe of 3 rows)
+        probe = shard_seed(seed, 99)
+        quick = bool(np.array_equal(np.asarray(sampler(probe, 3).z), np.asarray(sampler.latents(probe, 3))))
+    shard = np.searchsorted(starts, index, side="right") - 1
+    zs, xs = [None] * len(index), [None] * len(index)
+    with progress_bar(progress, total=len(np.unique(shard)), desc="re-draw shards", unit="shard") as bar:
+        for j in np.unique(shard):
+            _, offset, n_j = plan[j]
+            rows = np.flatnonzero(shard == j)
+            s = shard_seed(seed, *stream, int(j))
+            if quick:
+                z = np.asarray(sampler.latents(s, n_j))
+                for r in rows:
+                    zs[r] = z[index[r] - offset]
+            else:
+                batch = sampler(s, n_j)
+                for r in rows:
+                    zs[r], xs[r] = np.asarray(batch.z)[index[r] - offset], batch.x[index[r] - offset]
+            bar.update(1)
+    z = np.stack(zs) if zs else np.zeros((0, 0), np.float32)
+    x = sampler.generate(z) if quick else np.stack([np.asarray(v) for v in xs])
+    return z, x
+
+
 def report_field(report: Report, name: str):
     """A report's attribute ``name``, else ``report.extra[name]``, as an array (None when absent)."""
     value = getattr(report, name, None)
@@ -141,7 +193,7 @@ def check_identities(report: Report, sampler, descriptor) -> None:
         if recorded != given:
             raise IdentityMismatch(
                 f"the report was made by {role} {recorded!r}, not by the {role} given ({given!r}); calibrate the "
-                f"model that was diagnosed (or pass check_identity=False if they are the same model under two names)"
+                "model that was diagnosed (or pass check_identity=False if they are the same model under two names)"
             )
 
 
@@ -238,9 +290,9 @@ def check_budget(*, n_fit: int, n_planned: int, acceptance: float | None, decide
     if need > budget:
         rate = "" if acceptance is None else f" at an acceptance of {acceptance:.4g}"
         raise CalibrationBudgetError(
-            f"{when}: fitting on {n_fit} samples and drawing {n_planned}{rate} needs about {need:.3g} generator calls, "
-            f"over the budget of {budget:.3g}; raise max_generator_calls, lower n_fit or n_planned, "
-            "or use a method that decides in latent space (voronoi, gmm)"
+            f"{when}: fitting on {n_fit} samples and drawing {n_planned}{rate} needs about {need:.3g} generator "
+            f"calls, over the budget of {budget:.3g}; raise the budget (max_generator_calls, --budget), lower n_fit "
+            "or n_planned, or use a method that decides in latent space (voronoi, gmm)"
         )
 
 
@@ -335,7 +387,9 @@ def calibrate(
     tgt = calibration_target(target, sampler, descriptor, r0=r0, check_identity=check_identity)
     n_planned = check_int(tgt.n_diagnosed or 10_000 if n_planned is None else n_planned, "n_planned")
     guess = expected_acceptance(tgt, decided)
-    check_budget(n_fit=n_fit, n_planned=n_planned, acceptance=guess, decided=decided, budget=budget, when="before")
+    check_budget(
+        n_fit=n_fit, n_planned=n_planned, acceptance=guess, decided=decided, budget=budget, when="before fitting"
+    )
     if tgt.fraction is not None and tgt.fraction[0] * n_fit < 1:
         raise ValueError(
             f"I_w held {tgt.fraction[0]:.3g} of the report's samples within r0={tgt.r0}: about "
@@ -359,5 +413,7 @@ def calibrate(
             f"{method}: the fitted acceptance is {acc:.3g}, below min_acceptance={min_acceptance:g}; sampling would "
             "stall (for voronoi try weighting='non-mode' or fewer clusters)"
         )
-    check_budget(n_fit=0, n_planned=n_planned, acceptance=acc, decided=decided, budget=budget - calls, when="fitted")
+    check_budget(
+        n_fit=0, n_planned=n_planned, acceptance=acc, decided=decided, budget=budget - calls, when="after fitting"
+    )
     return cal

@@ -8,8 +8,10 @@ for image subjects, montages of I_w with its nearest samples and of the top dist
 
 Everything is inline: figures and images are base64 PNG ``data:`` URIs and the style sheet is in
 the page, so it opens with no network.  The images are not stored in the report (it holds indices
-and seeds); :func:`report_images` re-draws them from the sampler, as :func:`bbcollapse.diagnose`
-drew them (same seeds, same shards).
+and seeds); :func:`bbcollapse.report_images` re-draws them from the sampler.
+
+This module imports nothing from the rest of :mod:`bbcollapse.diagnosis` but the figures and the
+JSON writer (a report is used through its attributes), so that ``Report.save`` can call it.
 """
 
 from __future__ import annotations
@@ -21,21 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._progress import progress_bar
-from ..blackbox import shard_seed
-from .core import ANCHOR_STREAM, SAMPLE_STREAM, shard_plan
 from .jsonfile import write_text_atomic
 from .plots import figure_and_axes, log_count, plot_mccs_hist, pyplot
-from .report import Report
 
-__all__ = [
-    "image_batch",
-    "plot_curves_envelope",
-    "redraw",
-    "render_html",
-    "report_images",
-    "write_html",
-]
+__all__ = ["image_batch", "plot_curves_envelope", "render_html", "write_html"]
 
 #: report fields that are arrays over anchors, samples or the grid (drawn, not tabulated)
 ARRAYS = {
@@ -114,83 +105,8 @@ def figure_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def redraw(sampler, *, seed: int, stream: tuple, index, n_total: int, shard_size: int, progress=None):
-    """Latents and outputs of rows ``index`` of a diagnosis stream, drawn again from the sampler.
-
-    Row i of a stream of ``n_total`` lies in shard j of :func:`~bbcollapse.diagnosis.shard_plan` and
-    was drawn as ``sampler(shard_seed(seed, *stream, j), n_j)``.  A latent model whose ``latents``
-    agree with its samples re-draws only the latents of those shards and generates the rows asked
-    for; another sampler is called once per shard holding one of them.
-
-    Parameters
-    ----------
-    sampler : the sampler that was diagnosed
-    seed, stream : the report's seed and the stream (:data:`ANCHOR_STREAM` or :data:`SAMPLE_STREAM`)
-    index : (k,) row indices in the stream
-    n_total, shard_size : the stream's length and shard size (the report's n_anchors or n_samples, shard_size)
-
-    Returns
-    -------
-    z : (k, L) latents; x : (k, ...) outputs
-    """
-    index = np.asarray(index, dtype=np.int64).ravel()
-    plan = shard_plan(int(n_total), int(shard_size))
-    starts = np.array([offset for _, offset, _ in plan])
-    if index.size and (index.min() < 0 or index.max() >= n_total):
-        raise ValueError(f"rows {index.tolist()} must lie in [0, {n_total})")
-    quick = callable(getattr(sampler, "latents", None)) and callable(getattr(sampler, "generate", None))
-    if quick:  # a latent model whose samples follow its latents (a probe of 3 rows)
-        probe = shard_seed(seed, 99)
-        quick = bool(np.array_equal(np.asarray(sampler(probe, 3).z), np.asarray(sampler.latents(probe, 3))))
-    shard = np.searchsorted(starts, index, side="right") - 1
-    zs, xs = [None] * len(index), [None] * len(index)
-    with progress_bar(progress, total=len(np.unique(shard)), desc="re-draw shards", unit="shard") as bar:
-        for j in np.unique(shard):
-            _, offset, n_j = plan[j]
-            rows = np.flatnonzero(shard == j)
-            s = shard_seed(seed, *stream, int(j))
-            if quick:
-                z = np.asarray(sampler.latents(s, n_j))
-                for r in rows:
-                    zs[r] = z[index[r] - offset]
-            else:
-                batch = sampler(s, n_j)
-                for r in rows:
-                    zs[r], xs[r] = np.asarray(batch.z)[index[r] - offset], batch.x[index[r] - offset]
-            bar.update(1)
-    z = np.stack(zs) if zs else np.zeros((0, 0), np.float32)
-    x = sampler.generate(z) if quick else np.stack([np.asarray(v) for v in xs])
-    return z, x
-
-
-def report_images(report: Report, sampler, *, progress=None) -> dict | None:
-    """Images of I_w, its nearest samples and the distinct modes, re-drawn from ``sampler``.
-
-    Returns
-    -------
-    ``{"worst": (H, W, 3), "nearest": (k, H, W, 3), "modes": (p, H, W, 3)}`` uint8, or None when the
-    outputs are not images.
-    """
-    c = report.config
-    anchors = np.concatenate([[report.worst], np.asarray(report.modes)]).astype(np.int64)
-    near = np.asarray(report.nearest_index, dtype=np.int64)
-    near = near[near >= 0]
-
-    def draw(stream, index, n_total):
-        opts = dict(seed=c["seed"], shard_size=c["shard_size"], progress=progress)
-        return redraw(sampler, stream=stream, index=index, n_total=n_total, **opts)[1]
-
-    xa = image_batch(draw(ANCHOR_STREAM, anchors, c["n_anchors"]))
-    if xa is None:
-        return None
-    out = {"worst": xa[0], "modes": xa[1:], "nearest": np.zeros((0, *xa.shape[1:]), np.uint8)}
-    if len(near):
-        out["nearest"] = image_batch(draw(SAMPLE_STREAM, near, c["n_samples"]))
-    return out
-
-
 # -- figures ------------------------------------------------------------------------------------
-def envelope_of(report: Report):
+def envelope_of(report):
     """(band, test, note): the pointwise band and global envelope test of the random anchors' curves.
 
     Either is None, and the note says why, when there are too few random curves (the band needs
@@ -220,7 +136,7 @@ def envelope_of(report: Report):
     return band, test, " ".join(notes)
 
 
-def plot_curves_envelope(report: Report, band=None, test=None, ax=None):
+def plot_curves_envelope(report, band=None, test=None, ax=None):
     """Neighbour curves log10 N(I', C, d) with the random anchors' pointwise band and global envelope.
 
     Parameters
@@ -291,7 +207,7 @@ def montage(images, captions, css: str = "") -> str:
     )
 
 
-def image_sections(report: Report, images: dict) -> str:
+def image_sections(report, images: dict) -> str:
     """The montages: I_w and its nearest samples, then the distinct modes with their MCCS."""
     dist = np.asarray(report.nearest_dist, dtype=float)
     near = ["I_w"] + [f"d = {d:.3f}" for d in dist[: len(images["nearest"])]]
@@ -307,20 +223,20 @@ def image_sections(report: Report, images: dict) -> str:
 
 
 def render_html(report, *, images: dict | None = None, title: str | None = None) -> str:
-    """The offline HTML page of a report (a Report, or the path of a report.json or its directory).
+    """The offline HTML page of a :class:`~bbcollapse.Report` (``bb.Report.load(path)`` reads a report.json).
 
     Parameters
     ----------
-    report : Report or path
-    images : ``{"worst", "nearest", "modes"}`` arrays from :func:`report_images` (image subjects), or None
+    report : Report
+    images : ``{"worst", "nearest", "modes"}`` arrays from :func:`bbcollapse.report_images`, or None
     title : page title (default names the sampler)
 
     Returns
     -------
     str, a complete HTML document with every figure inline (no network access needed or made)
     """
-    if not isinstance(report, Report):
-        report = Report.load(report)
+    if isinstance(report, (str, Path)):
+        raise TypeError(f"render_html takes a Report; read {str(report)!r} with bb.Report.load(path) first")
     c = report.config
     title = title or f"bbcollapse report: {report.sampler}"
     band, test, note = envelope_of(report)
