@@ -170,7 +170,8 @@ def _print_table(res: dict):
     )
     print(f"  where the time goes (ms per face, each stage alone on one batch of {res['n_stage']}):")
     for pipe, parts in ms.items():
-        print(f"    {pipe:<10} " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f" (sum {sum(parts.values()):.2f})")
+        items = ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+        print(f"    {pipe:<10} {items} (sum {sum(parts.values()):.2f})")
     print(
         f"  ArcFace network: torch {r['arcface_network_torch']:.0f} faces/s vs onnxruntime "
         f"{r['arcface_network_onnxruntime']:.0f} faces/s (max |difference| "

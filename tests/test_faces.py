@@ -167,6 +167,12 @@ def test_descriptor_outputs_and_input_forms(desc, gan, images):
     assert desc.center is None  # with_center copies
     with pytest.raises(ValueError, match="images must be"):
         desc(np.zeros((2, 64, 64), np.float32))
+    with pytest.raises(ValueError, match="dtype int64"):
+        desc(np.zeros((2, 64, 64, 3), np.int64))
+    with pytest.raises(ValueError, match=r"in \[-1, 1\]"):
+        desc(np.full((2, 3, 64, 64), 2.0, np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        desc(np.full((2, 3, 64, 64), np.nan, np.float32))
     with pytest.raises(ValueError, match="chips must be"):
         desc.embed_chips(np.zeros((2, 64, 64, 3), np.uint8))
     with pytest.raises(ValueError, match="backend"):
@@ -215,7 +221,7 @@ def test_reference_mean_is_cached_and_centres(tmp_path, gan, desc):
     np.testing.assert_allclose(c1, expect, atol=1e-6)
     assert len(list(tmp_path.glob("face_reference_mean_*.npy"))) == 1
     np.testing.assert_array_equal(faces.face_reference_mean(gan, desc, n=4, seed=3, cache_dir=tmp_path), c1)
-    _, d = faces.face_subject(device="cpu", center=c1, detector="fixed")
+    _, d = faces.face_subject(device="cpu", descriptor="dlib", center=c1, detector="fixed")
     assert d.detector == "fixed" and np.array_equal(d.center, c1.astype(np.float32))
     assert "center=none" not in d.identity
 

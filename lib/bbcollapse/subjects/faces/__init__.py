@@ -58,7 +58,7 @@ from .subject import (
     face_subject,
     make_face_descriptor,
 )
-from .table1 import Table1Row, descriptor_agreement, ordering_agreement, table1_row
+from .table1 import Table1Row, descriptor_agreement, ordering_agreement, pairwise_agreement, table1_row
 
 __all__ = [
     "FaceDCGAN",
@@ -117,6 +117,7 @@ __all__ = [
     "table1_row",
     "descriptor_agreement",
     "ordering_agreement",
+    "pairwise_agreement",
     "identity_photos",
     "framed_photos",
     "pair_cosines",

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .models import model_file
 from .onnx_net import ort_session
+from .pipeline import DetectionRecord
 
 __all__ = [
     "ARCFACE_REFERENCE_5",
@@ -138,7 +139,7 @@ def reframe(image, box, size: int, frame_box=DCGAN_DETECT_BOX) -> np.ndarray:
 
 
 @dataclass(repr=False)
-class Aligned5:
+class Aligned5(DetectionRecord):
     """Aligned 112x112 crops and what produced them.
 
     Attributes
@@ -153,13 +154,6 @@ class Aligned5:
     points: np.ndarray
     boxes: np.ndarray
     detected: np.ndarray
-
-    @property
-    def detected_fraction(self) -> float:
-        return float(self.detected.mean()) if self.detected.size else float("nan")
-
-    def __repr__(self):
-        return f"Aligned5(n={len(self.crops)}, detected_fraction={self.detected_fraction:.3f})"
 
 
 class FaceAligner5:

@@ -149,15 +149,9 @@ class ArcFaceDescriptor(CentredDescriptor):
     def identity(self) -> str:
         """Stable identity for embedding stores: what changes the output (not the backend or device)."""
         how = "frame resized bilinear to 112" if self.input == "frame" else "5-point aligned (fr_detect, fr_landmark)"
-        out = "unit" if self.normalize_output else "raw"
-        return (
-            f"ArcFaceDescriptor(fr_feature.onnx sha256:{MODEL_SHA256['fr_feature.onnx'][:16]}, input={how}, "
-            f"center={self._center_tag()}, output={out})"
-        )
+        model = f"fr_feature.onnx sha256:{MODEL_SHA256['fr_feature.onnx'][:16]}"
+        return f"ArcFaceDescriptor({model}, input={how}, center={self._center_tag()}, output={self._output_tag()})"
 
     def __repr__(self):
-        c = "none" if self.center is None else "reference mean"
-        return (
-            f"ArcFaceDescriptor(input={self.input!r}, backend={self.backend!r}, device={self.device}, center={c}, "
-            f"output={'unit' if self.normalize_output else 'raw'})"
-        )
+        where = f"input={self.input!r}, backend={self.backend!r}, device={self.device}"
+        return f"ArcFaceDescriptor({where}, center={self._center_word()}, output={self._output_tag()})"

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..._validation import check_option
 from .dlib_resnet import load_dlib_resnet, model_path
 from .generator import torch_device
-from .pipeline import CentredDescriptor, as_uint8_images, pipelined
+from .pipeline import CentredDescriptor, DetectionRecord, as_uint8_images, pipelined
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ FIXED_BOX = (0.12, 0.24, 0.87, 0.98)
 
 
 @dataclass(repr=False)
-class Alignment:
+class Alignment(DetectionRecord):
     """Aligned chips and what produced them.
 
     Attributes
@@ -53,13 +53,6 @@ class Alignment:
     landmarks: np.ndarray
     boxes: np.ndarray
     detected: np.ndarray
-
-    @property
-    def detected_fraction(self) -> float:
-        return float(self.detected.mean()) if self.detected.size else float("nan")
-
-    def __repr__(self):
-        return f"Alignment(n={len(self.chips)}, detected_fraction={self.detected_fraction:.3f})"
 
 
 def _upscale(images: np.ndarray, size: int) -> np.ndarray:
@@ -222,17 +215,13 @@ class DlibFaceDescriptor(CentredDescriptor):
         The backend and device are left out: the torch port and dlib agree to float
         rounding (cosine >= 0.9999999 on GAN faces, see the tests).
         """
-        out = "unit" if self.normalize_output else "raw"
         return (
             f"DlibFaceDescriptor(dlib_face_recognition_resnet_model_v1, detector={self.detector}, "
             f"upscale={self.upscale}, "
             f"hog_upsample={self.hog_upsample}, fixed_box={FIXED_BOX}, chip=150/0.25, center={self._center_tag()}, "
-            f"output={out})"
+            f"output={self._output_tag()})"
         )
 
     def __repr__(self):
-        c = "none" if self.center is None else "reference mean"
-        return (
-            f"DlibFaceDescriptor(backend={self.backend!r}, device={self.device}, detector={self.detector!r}, "
-            f"upscale={self.upscale}, center={c}, output={'unit' if self.normalize_output else 'raw'})"
-        )
+        where = f"backend={self.backend!r}, device={self.device}, detector={self.detector!r}, upscale={self.upscale}"
+        return f"DlibFaceDescriptor({where}, center={self._center_word()}, output={self._output_tag()})"

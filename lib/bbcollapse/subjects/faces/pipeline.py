@@ -21,7 +21,7 @@ import numpy as np
 
 from ..._progress import progress_bar
 
-__all__ = ["as_uint8_images", "CentredDescriptor", "pipelined", "reference_mean"]
+__all__ = ["as_uint8_images", "CentredDescriptor", "DetectionRecord", "pipelined", "reference_mean"]
 
 
 def as_uint8_images(images) -> np.ndarray:
@@ -47,8 +47,11 @@ def as_uint8_images(images) -> np.ndarray:
             raise ValueError(f"images must be {expected}; got dtype {x.dtype}")
         if x.shape[1] != 3:
             raise ValueError(f"float images must be (n, 3, H, W) in [-1, 1]; got shape {x.shape}")
-        if x.size and (not np.isfinite(x).all() or x.min() < -1.0 - 1e-6 or x.max() > 1.0 + 1e-6):
-            lo, hi = np.nanmin(x), np.nanmax(x)
+        if x.size and not np.isfinite(x).all():
+            bad = int((~np.isfinite(x)).sum())
+            raise ValueError(f"float images must be finite and in [-1, 1]; got {bad} non-finite values")
+        if x.size and (x.min() < -1.0 - 1e-6 or x.max() > 1.0 + 1e-6):
+            lo, hi = x.min(), x.max()
             raise ValueError(f"float images must be finite and in [-1, 1]; got values in [{lo:.3g}, {hi:.3g}]")
         x = np.round((np.clip(x, -1, 1) + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
     if x.shape[-1] != 3:
@@ -65,6 +68,17 @@ def reference_mean(raw, dim: int | None = None) -> np.ndarray:
         want = f"(n >= 2, {dim})" if dim else "(n >= 2, D)"
         raise ValueError(f"raw must be {want} finite descriptors; got shape {r.shape}")
     return r.mean(axis=0).astype(np.float32)
+
+
+class DetectionRecord:
+    """Shared by the alignment results: a boolean ``detected`` (n,) array and its summary."""
+
+    @property
+    def detected_fraction(self) -> float:
+        return float(self.detected.mean()) if self.detected.size else float("nan")
+
+    def __repr__(self):
+        return f"{type(self).__name__}(n={len(self.detected)}, detected_fraction={self.detected_fraction:.3f})"
 
 
 class CentredDescriptor:
@@ -108,6 +122,12 @@ class CentredDescriptor:
         if not np.isfinite(raw).all():
             raise ValueError(f"{type(self).__name__}: the network returned non-finite descriptors")
         return self.normalize(raw) if self.normalize_output else raw
+
+    def _output_tag(self) -> str:
+        return "unit" if self.normalize_output else "raw"
+
+    def _center_word(self) -> str:
+        return "none" if self.center is None else "reference mean"
 
     def _center_tag(self) -> str:
         return "none" if self.center is None else hashlib.sha256(self.center.tobytes()).hexdigest()[:16]

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...distance import distance_from_cos
 from ...neighbors import neighbor_stats
 from ...stats import BootstrapCI, bootstrap_mccs, bootstrap_population, mccs, worst_index
 
-__all__ = ["Table1Row", "table1_row", "descriptor_agreement", "ordering_agreement"]
+__all__ = ["Table1Row", "table1_row", "descriptor_agreement", "ordering_agreement", "pairwise_agreement"]
 
 
 @dataclass(frozen=True)
@@ -143,13 +144,33 @@ def descriptor_agreement(a: Table1Row, b: Table1Row) -> dict:
     def percentile(counts, i):
         return float((counts < counts[i]).mean())
 
+    def rank_correlation(x, y):  # nan (no warning) where one side is constant
+        return float(spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
+
     return {
-        "spearman_mccs": float(spearmanr(a.mccs, b.mccs).statistic),
-        "spearman_counts": float(spearmanr(a.counts, b.counts).statistic),
+        "spearman_mccs": rank_correlation(a.mccs, b.mccs),
+        "spearman_counts": rank_correlation(a.counts, b.counts),
         "same_worst": bool(a.worst == b.worst),
         "worst_a_percentile_under_b": percentile(b.counts, a.worst),
         "worst_b_percentile_under_a": percentile(a.counts, b.worst),
     }
+
+
+def pairwise_agreement(a, b) -> float:
+    """Spearman correlation of all pairwise angular distances of the same n items under two descriptors.
+
+    Parameters
+    ----------
+    a : (n, D1) unit vectors of n items under one descriptor
+    b : (n, D2) unit vectors of the same items under another
+    """
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or len(a) != len(b) or len(a) < 3:
+        raise ValueError(f"a and b must be (n >= 3, D) embeddings of the same items; got {a.shape} and {b.shape}")
+    i, j = np.triu_indices(len(a), 1)
+    return float(spearmanr(distance_from_cos((a[i] * a[j]).sum(1)), distance_from_cos((b[i] * b[j]).sum(1))).statistic)
 
 
 def ordering_agreement(values_a, values_b) -> dict:
