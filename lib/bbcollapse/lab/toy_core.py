@@ -1,0 +1,190 @@
+"""Configuration and training state shared by the 2-D world's methods (seed 004, section 5.1; seed 002).
+
+:class:`ToyConfig` is the one frozen object that names a training run on the ring or the grid;
+its :meth:`ToyConfig.key` hashes every field (and a format version) into the cache name, so a
+change of any hyper-parameter trains anew. :class:`Run` holds what one batched training pass
+needs: the per-seed training sets, the per-seed data and latent streams, the networks and their
+Adam optimisers, and :meth:`Run.update`, the one place a loss becomes a parameter step.
+
+What the seed fixes and what it leaves open (our choices are marked):
+
+* seed 004: batch size 128, 24K mini-batches, "four linear layers with ReLU", no tanh;
+* open, chosen here: width 128, latent dimension 2 (seed 004's Fig. 3 draws the latents in 2-D),
+  Adam with lr 1e-3 and betas (0.5, 0.999) for every network of every method; a "mini-batch" is
+  one generator update (WGAN-GP takes ``n_critic`` critic updates per mini-batch);
+* PacGAN: ``pack`` samples concatenated per discriminator input; a batch is ``batch_size`` packs;
+* Unrolled GAN: ``unroll`` look-ahead Adam steps of the discriminator (5, as VEEGAN used);
+* WGAN-GP: ``n_critic`` = 5, ``gp_weight`` = 10 (Gulrajani et al.);
+* InvertGAN: the p-norm Gaussian loss (seed 004, Eq. 9) with ``p_norm`` = 2 (the seed does not
+  state p), all loss terms weighted 1;
+* PGMGAN-style mixture: ``partitions`` = the number of modes (as seed 002, section 5.1, where each
+  Gaussian gets its own partition), guide weight ``guide`` = 6 annealed linearly to 0 (seed 002,
+  section 5.4), partitioner objective weights ``alpha`` = 1, ``beta`` = 5 (our choice; seed 002
+  gives none for the toy data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .._validation import check_int, check_option, check_positive
+from .ring2d import BENCHMARKS, VARIANTS, Mixture2D, benchmark, training_set
+from .toy_nets import seed_generators
+
+__all__ = ["FORMAT_VERSION", "METHODS", "Run", "ToyConfig"]
+
+#: bump when training code changes what a configuration produces (invalidates cached models)
+FORMAT_VERSION = 1
+
+METHODS = ("gan", "pacgan", "bigan", "unrolled", "veegan", "invertgan", "wgan-gp", "pgmgan")
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """One training configuration on the 2-D ring or grid (see the module docstring for the defaults).
+
+    Attributes
+    ----------
+    method : one of METHODS
+    benchmark, variant : which mixture (:func:`bbcollapse.lab.ring2d.benchmark`)
+    steps : mini-batches (generator updates)
+    batch_size, z_dim, width, layers : data batch, latent dimension, hidden width, linear layers per net
+    lr, beta1, beta2 : Adam's, for every network
+    pack, unroll, n_critic, gp_weight, p_norm : PacGAN, Unrolled GAN, WGAN-GP and InvertGAN settings
+    guide, partitions, partition_steps, alpha, beta : the PGMGAN-style mixture's settings
+    """
+
+    method: str
+    benchmark: str = "ring"
+    variant: str = "seed004"
+    steps: int = 24_000
+    batch_size: int = 128
+    z_dim: int = 2
+    width: int = 128
+    layers: int = 4
+    lr: float = 1e-3
+    beta1: float = 0.5
+    beta2: float = 0.999
+    pack: int = 2
+    unroll: int = 5
+    n_critic: int = 5
+    gp_weight: float = 10.0
+    p_norm: float = 2.0
+    guide: float = 6.0
+    partitions: int = 0
+    partition_steps: int = 1000
+    alpha: float = 1.0
+    beta: float = 5.0
+
+    def __post_init__(self):
+        check_option(self.method, METHODS, "method")
+        check_option(self.benchmark, BENCHMARKS, "benchmark")
+        check_option(self.variant, VARIANTS, "variant")
+        for name in ("steps", "batch_size", "z_dim", "width", "pack", "unroll", "n_critic", "partition_steps"):
+            check_int(getattr(self, name), name, minimum=1)
+        check_int(self.layers, "layers", minimum=2)
+        check_int(self.partitions, "partitions", minimum=0)
+        for name in ("lr", "p_norm"):
+            check_positive(getattr(self, name), name)
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"Adam's betas must lie in [0, 1); got ({self.beta1}, {self.beta2})")
+
+    @property
+    def spec(self) -> Mixture2D:
+        return benchmark(self.benchmark, self.variant)
+
+    @property
+    def n_partitions(self) -> int:
+        """The PGMGAN mixture's k: ``partitions``, or the number of modes when it is 0."""
+        return self.partitions or self.spec.m
+
+    def key(self, seed: int, group=()) -> str:
+        """A hash of the full configuration, the seed, the seeds it trained with and the format version.
+
+        The group is part of a model's identity: a seed trained beside other seeds differs from one
+        trained alone in the last bits of the vectorised elementwise arithmetic (Adam's update
+        covers tensors of another size), and GAN training amplifies such bits into another run.
+        """
+        group = [int(s) for s in group]
+        text = json.dumps(
+            {"config": asdict(self), "seed": int(seed), "group": group, "format": FORMAT_VERSION}, sort_keys=True
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ToyConfig:
+        return cls(**json.loads(text))
+
+    def hidden(self, n_in: int, n_out: int) -> tuple[int, ...]:
+        """Layer sizes of one of the method's MLPs: ``layers`` linear layers of width ``width``."""
+        return (n_in, *([self.width] * (self.layers - 1)), n_out)
+
+
+class Run:
+    """The state of one batched training pass over several seeds.
+
+    Parameters
+    ----------
+    config : the configuration
+    seeds : the seeds trained together (each gets its own training set, streams and networks)
+    """
+
+    def __init__(self, config: ToyConfig, seeds):
+        self.config = config
+        self.seeds = tuple(int(s) for s in seeds)
+        self.S = len(self.seeds)
+        self.spec = config.spec
+        self.data = torch.from_numpy(np.stack([training_set(self.spec, s) for s in self.seeds]))
+        self.labels = None  # per-seed labels of the training points (the PGMGAN partitions)
+        self.priors = None  # per-seed mixture weights (the PGMGAN partition shares)
+        self._data_gens = seed_generators(self.seeds, 1)
+        self._latent_gens = seed_generators(self.seeds, 2)
+        self.nets: dict = {}
+        self.optims: dict[str, tuple[list, torch.optim.Adam]] = {}
+        self._rows = torch.arange(self.S)[:, None]
+
+    def real(self, n: int, *, with_labels: bool = False):
+        """n training points per seed, drawn with replacement: (S, n, 2) (and their labels (S, n))."""
+        idx = torch.stack([torch.randint(self.data.shape[1], (n,), generator=g) for g in self._data_gens])
+        x = self.data[self._rows, idx]
+        return (x, self.labels[self._rows, idx]) if with_labels else x
+
+    def latent(self, n: int, dim: int | None = None) -> torch.Tensor:
+        """Standard normal latents per seed: (S, n, dim), dim = z_dim by default."""
+        dim = self.config.z_dim if dim is None else dim
+        return torch.stack([torch.randn((n, dim), generator=g) for g in self._latent_gens])
+
+    def uniform(self, shape) -> torch.Tensor:
+        """U[0, 1) draws per seed from the latent streams: (S, *shape)."""
+        return torch.stack([torch.rand(shape, generator=g) for g in self._latent_gens])
+
+    def categorical(self, probs: torch.Tensor, n: int) -> torch.Tensor:
+        """n draws per seed from the per-seed probabilities ``probs`` (S, k): (S, n) int64."""
+        return torch.stack(
+            [torch.multinomial(p, n, replacement=True, generator=g) for p, g in zip(probs, self._latent_gens)]
+        )
+
+    def optimise(self, name: str, params: list[torch.Tensor]) -> None:
+        """Register an Adam optimiser over ``params`` under ``name``."""
+        c = self.config
+        self.optims[name] = (params, torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, c.beta2), foreach=True))
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        """One Adam step of optimiser ``name`` on ``loss`` (a sum of per-seed losses).
+
+        Gradients are taken with ``torch.autograd.grad`` for that optimiser's parameters only, so
+        a generator's loss never leaves gradients on the discriminator.
+        """
+        params, opt = self.optims[name]
+        grads = torch.autograd.grad(loss, params)
+        for p, g in zip(params, grads):
+            p.grad = g
+        opt.step()
