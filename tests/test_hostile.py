@@ -738,47 +738,71 @@ def test_a_tiny_theta_runs(tmp_path, capsys):
 
 
 NUMBA_CHILD = """
-import numpy as np, bbcollapse
+import sys, numpy as np, numba, bbcollapse
 from bbcollapse import neighbor_stats
+from bbcollapse.neighbors import numba_reducer
 assert bbcollapse.__file__.startswith(LIB)
-x = np.random.default_rng(0).standard_normal((300, 8))
-x /= np.linalg.norm(x, axis=1, keepdims=True)
-s = neighbor_stats(anchors=x[:40], samples=x, radii=(0.3,), theta=0.3, device="cpu", backend="numba")
-print(s.counts[:, 0].tolist(), s.ssum.tolist())
+print(numba_reducer._CACHE, numba.config.CACHE_DIR)
+if sys.argv[1] == "reduce":
+    x = np.random.default_rng(0).standard_normal((300, 8))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    s = neighbor_stats(anchors=x[:40], samples=x, radii=(0.3,), theta=0.3, device="cpu", backend="numba")
+    print(s.counts[:, 0].tolist(), s.ssum.tolist())
 """
 
 
 @pytest.mark.slow
 def test_numba_cache_with_an_unwritable_home_and_install(tmp_path):
+    """A read-only install run with an unwritable HOME: kernels cached in a private temp dir, else not cached
+    (never in a directory someone else planted)."""
     prefix = _readonly_prefix()
     if prefix is None:
         pytest.skip("running as root without user namespaces: permissions cannot be enforced")
     lib = tmp_path / "install"
     shutil.copytree(ROOT / "lib" / "bbcollapse", lib / "bbcollapse", ignore=shutil.ignore_patterns("__pycache__"))
-    home = tmp_path / "home"
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
+    tmp.mkdir()
     for p in [lib, *lib.rglob("*"), home]:
         p.chmod(p.stat().st_mode & ~0o222)
-    code = NUMBA_CHILD.replace("LIB", repr(str(lib)))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
-    outs = []
+    env.update(HOME=str(home), PYTHONPATH=str(lib), PYTHONDONTWRITEBYTECODE="1")
+
+    def child(tmpdir, what):
+        code = NUMBA_CHILD.replace("LIB", repr(str(lib)))
+        proc = subprocess.run(
+            [*prefix, sys.executable, "-c", code, what],
+            env={**env, "TMPDIR": str(tmpdir)},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout.splitlines()
+
     try:
-        for tmpdir in (tmp_path, home):  # a writable temp dir, then none at all
-            env.update(HOME=str(home), PYTHONPATH=str(lib), TMPDIR=str(tmpdir), PYTHONDONTWRITEBYTECODE="1")
-            proc = subprocess.run(
-                [*prefix, sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900
-            )
-            assert proc.returncode == 0, proc.stderr[-3000:]
-            outs.append(proc.stdout)
+        first = child(tmp, "reduce")  # compiles, and caches in <tmp>/bbcollapse-numba-<uid>
+        t0 = time.monotonic()
+        second = child(tmp, "reduce")  # loads the cache
+        cached_seconds = time.monotonic() - t0
+        planted = tmp_path / "shared-tmp"  # a temp dir where someone planted our cache dir's name
+        planted.mkdir()
+        for uid in {os.getuid(), 65534}:  # 65534: our uid as seen in the user namespace
+            os.symlink(home, planted / f"bbcollapse-numba-{uid}")
+        without = child(planted, "import")  # no safe place: nothing cached, and it still runs
     finally:
         for p in [lib, *lib.rglob("*"), home]:
             p.chmod(p.stat().st_mode | 0o200)
+    assert first[0] == second[0] and first[0].startswith(f"True {tmp / 'bbcollapse-numba-'}")  # uid as seen there
+    assert list(Path(first[0].split(" ", 1)[1]).rglob("*.nbi"))
+    assert without == ["False "]
     from bbcollapse import neighbor_stats
 
     x = np.random.default_rng(0).standard_normal((300, 8))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     s = neighbor_stats(anchors=x[:40], samples=x, radii=(0.3,), theta=0.3, device="cpu", backend="numba")
-    assert outs == [f"{s.counts[:, 0].tolist()} {s.ssum.tolist()}\n"] * 2  # identical numbers
+    assert first[1] == second[1] == f"{s.counts[:, 0].tolist()} {s.ssum.tolist()}"  # identical numbers
+    assert cached_seconds < 60, cached_seconds
 
 
 # == a model changed outside argv ===============================================================

@@ -469,7 +469,7 @@ def _diagnose(args) -> int:
     except (BlackBoxError, StoreError, ValueError) as exc:  # ValueError: e.g. a descriptor without unit vectors
         return _fail(str(exc), 1)
     except MemoryError:
-        return _fail("out of memory; lower --shard-size, --batch-size or --max-bytes", 1)
+        return _fail("out of memory (MemoryError); lower --samples, --shard-size, --batch-size or --max-bytes", 1)
     except OSError as exc:
         return _fail(str(exc) if not exc.strerror else f"{exc.strerror}: {exc.filename or ''}".rstrip(": "), 1)
     return 0

@@ -80,17 +80,23 @@ def _die_with_parent(parent: int):
     return setup
 
 
-def _kill_group(pid: int):
+def _kill_group(proc: subprocess.Popen):
+    """SIGKILL the command's process group, unless the command was reaped (its pid could be reused by then)."""
+    if proc.returncode is not None:
+        return
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _exited(pid: int) -> bool:
-    """Whether the command has exited, without reaping it (its pid, hence its group id, stays reserved)."""
+def _exited(proc: subprocess.Popen) -> bool:
+    """Whether the command has exited, without reaping it where the OS allows (its pid, hence its group id,
+    then stays reserved until we kill the group)."""
+    if not hasattr(os, "waitid"):  # e.g. macOS: reap at once
+        return proc.poll() is not None
     try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
 
@@ -116,9 +122,9 @@ def _pipes(proc: subprocess.Popen, stdin_bytes, deadline: float, max_bytes: int,
             now = time.monotonic()
             if now >= deadline:
                 return b"".join(out), err, True
-            if exited_at is None and _exited(proc.pid):
+            if exited_at is None and _exited(proc):
                 exited_at = now
-                _kill_group(proc.pid)  # what it left behind; the pipes then close
+                _kill_group(proc)  # what it left behind; the pipes then close
             elif exited_at is not None and now - exited_at > EXIT_GRACE:
                 break  # held open by a process outside its group: the command's answer is complete
             for key, _ in sel.select(timeout=min(deadline - now, 0.1)):
@@ -151,12 +157,12 @@ def _pipes(proc: subprocess.Popen, stdin_bytes, deadline: float, max_bytes: int,
 def _wait(proc: subprocess.Popen, deadline: float) -> bool:
     """Wait (up to the deadline) until the command exits, kill its group, reap it; False on timeout."""
     delay = 0.001
-    while not _exited(proc.pid):
+    while not _exited(proc):
         if time.monotonic() >= deadline:
             return False
         time.sleep(delay)
         delay = min(2 * delay, 0.05)
-    _kill_group(proc.pid)
+    _kill_group(proc)
     proc.wait()
     return True
 
@@ -210,8 +216,7 @@ def _run(argv, stdin_bytes, *, timeout: float, max_bytes: int, env, shown: str) 
                 f"{stderr_tail(err.decode(errors='replace'))}"
             )
     finally:
-        if proc.returncode is None:  # never once it is reaped: its pid could be another process's by then
-            _kill_group(proc.pid)
+        _kill_group(proc)
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
