@@ -14,6 +14,7 @@ features it was computed on (no Inception or LPIPS weights run here, so no resul
 * :mod:`.classifier`: the Inception Score formula on a named classifier's probabilities;
 * :mod:`.mccs_metric`: MCCS(I_w) selected on S and scored on T, and (mu, sigma), as one more metric;
 * :mod:`.features`: EfficientNet-lite0 ImageNet features (1280-D) and the feature-matrix check;
+* :mod:`.result`: :class:`MetricResult`, what every result shares (``name``, ``as_dict``);
 * :mod:`.registry`: :func:`compute_metrics` by name (the hook ``diagnose`` calls) and scalar read-outs;
 * :mod:`.collapse` and :mod:`.power`: collapse of controlled strength, and detection power from
   replicate draws (the metrics chapter).
@@ -36,6 +37,7 @@ from .ndb import NDB, assign_bins, ndb_bins, ndb_test, two_proportion_z
 from .power import DetectionPower, detection_power, effect_per_unit, monte_carlo_p_values, standardized_effect
 from .prdc import PRDC, prdc_scores
 from .registry import COLLAPSE_DIRECTION, METRICS, compute_metrics, metric_readouts
+from .result import MetricResult
 from .similarity import MS_SSIM_WEIGHTS, PairwiseSimilarity, mean_pairwise_ms_ssim, mean_pairwise_ssim, random_pairs
 from .vendi import VendiScore, vendi_score
 
@@ -49,6 +51,7 @@ __all__ = [
     "FrechetDistance",
     "KernelDistance",
     "METRICS",
+    "MetricResult",
     "MS_SSIM_WEIGHTS",
     "NDB",
     "PRDC",

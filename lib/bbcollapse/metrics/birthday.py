@@ -22,12 +22,13 @@ import numpy as np
 from .._validation import check_int, check_unit_interval
 from ..distance import cos_threshold
 from .features import check_features
+from .result import MetricResult
 
 __all__ = ["BirthdayTest", "birthday_test", "collision_probability"]
 
 
-@dataclass(frozen=True)
-class BirthdayTest:
+@dataclass(frozen=True, repr=False)
+class BirthdayTest(MetricResult):
     """Near-duplicate pairs within disjoint batches of ``batch_size`` samples, and the support estimate."""
 
     batch_size: int
@@ -47,16 +48,6 @@ class BirthdayTest:
     def name(self) -> str:
         return (
             f"birthday test (batches of {self.batch_size}, duplicates within d <= {self.radius:.3g}) on {self.features}"
-        )
-
-    def as_dict(self) -> dict:
-        """Fields as plain JSON values (an infinite support, when no pair collides, becomes None)."""
-        return dict(self.__dict__, name=self.name, support=self.support if np.isfinite(self.support) else None)
-
-    def __repr__(self):
-        return (
-            f"BirthdayTest(s={self.batch_size}, batches={self.n_batches}, duplicate_rate={self.duplicate_rate:.3f}, "
-            f"pairs/batch={self.pairs_per_batch:.3f}, support~{self.support:.4g}, radius={self.radius:.3g})"
         )
 
 

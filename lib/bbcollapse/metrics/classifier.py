@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_int
+from .result import MetricResult
 
 __all__ = ["ClassifierScore", "inception_score_analogue"]
 
 
-@dataclass(frozen=True)
-class ClassifierScore:
+@dataclass(frozen=True, repr=False)
+class ClassifierScore(MetricResult):
     """exp(mean KL(p(y|x) || p(y))) on a named classifier's probabilities, over all samples and per split."""
 
     value: float
@@ -36,15 +37,6 @@ class ClassifierScore:
     @property
     def name(self) -> str:
         return f"Inception Score analogue on {self.classifier}"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__, name=self.name)
-
-    def __repr__(self):
-        return (
-            f"ClassifierScore({self.value:.4f}; splits {self.split_mean:.4f} ± {self.split_std:.4f} (k={self.splits}), "
-            f"classifier={self.classifier!r})"
-        )
 
 
 def _score(p: np.ndarray) -> float:

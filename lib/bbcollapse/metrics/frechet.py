@@ -18,6 +18,7 @@ import numpy as np
 
 from .._validation import check_option
 from .features import check_features
+from .result import MetricResult
 
 __all__ = [
     "FrechetDistance",
@@ -32,8 +33,8 @@ log = logging.getLogger(__name__)
 FRECHET_EFFNET_NAME = "Fréchet distance (EfficientNet-lite0 features)"
 
 
-@dataclass(frozen=True)
-class FrechetDistance:
+@dataclass(frozen=True, repr=False)
+class FrechetDistance(MetricResult):
     """A Fréchet distance with the features it was computed on (what :func:`compute_metrics` returns)."""
 
     value: float
@@ -44,12 +45,6 @@ class FrechetDistance:
     @property
     def name(self) -> str:
         return f"Fréchet distance on {self.features}"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__, name=self.name)
-
-    def __repr__(self):
-        return f"FrechetDistance({self.value:.5g}, features={self.features!r}, n={self.n_reference}/{self.n_samples})"
 
 
 def gaussian_moments(features):

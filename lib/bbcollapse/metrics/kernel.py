@@ -25,12 +25,13 @@ import numpy as np
 
 from .._validation import check_int
 from .features import check_features
+from .result import MetricResult
 
 __all__ = ["KernelDistance", "kernel_distance", "polynomial_kernel"]
 
 
-@dataclass(frozen=True)
-class KernelDistance:
+@dataclass(frozen=True, repr=False)
+class KernelDistance(MetricResult):
     """Unbiased MMD^2 with the cubic polynomial kernel (KID's estimator) and its jackknife standard error."""
 
     value: float
@@ -43,12 +44,6 @@ class KernelDistance:
     @property
     def name(self) -> str:
         return f"kernel distance (KID estimator, degree-{self.degree} polynomial) on {self.features}"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__, name=self.name)
-
-    def __repr__(self):
-        return f"KernelDistance({self.value:.5g} ± {self.se:.2g}, degree={self.degree}, features={self.features!r})"
 
 
 def polynomial_kernel(x, y, *, degree: int = 3) -> np.ndarray:

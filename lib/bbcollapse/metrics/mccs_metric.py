@@ -18,12 +18,13 @@ from .._validation import check_int, check_theta, check_unit_interval
 from ..distance import validate_unit
 from ..neighbors import neighbor_stats
 from ..stats import mccs, neighbor_counts, population, worst_index
+from .result import MetricResult
 
 __all__ = ["WorstModeMCCS", "worst_mode_mccs"]
 
 
-@dataclass(frozen=True)
-class WorstModeMCCS:
+@dataclass(frozen=True, repr=False)
+class WorstModeMCCS(MetricResult):
     """MCCS(I_w) with I_w selected on S and scored on a disjoint T; (mu, sigma) of MCCS over the anchors."""
 
     mccs_worst: float
@@ -45,15 +46,6 @@ class WorstModeMCCS:
     @property
     def name(self) -> str:
         return f"MCCS(I_w) (selected on S, scored on T; theta={self.theta:.3g}, r={self.r:.3g}) on {self.features}"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__, name=self.name)
-
-    def __repr__(self):
-        return (
-            f"WorstModeMCCS(MCCS(I_w)={self.mccs_worst:.4f} (count {self.worst_count} in |S|={self.n_select}), "
-            f"mu={self.mu:.4f}, sigma={self.sigma:.4f}, |A|={self.n_anchors}, |T|={self.n_score})"
-        )
 
 
 def worst_mode_mccs(

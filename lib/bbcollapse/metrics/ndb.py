@@ -21,12 +21,13 @@ import numpy as np
 
 from .._validation import check_alpha, check_int
 from .features import check_features
+from .result import MetricResult
 
 __all__ = ["NDB", "ndb_bins", "ndb_test", "assign_bins", "two_proportion_z"]
 
 
-@dataclass(frozen=True, eq=False)
-class NDB:
+@dataclass(frozen=True, eq=False, repr=False)
+class NDB(MetricResult):
     """Bins whose share of samples differs from the reference's, by a two-proportion z test per bin."""
 
     n_bins: int
@@ -47,16 +48,6 @@ class NDB:
     @property
     def name(self) -> str:
         return f"NDB/K (K={self.n_bins} K-means bins, alpha={self.alpha:g}) on {self.features}"
-
-    def as_dict(self) -> dict:
-        d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
-        return dict(d, name=self.name, fraction=self.value)
-
-    def __repr__(self):
-        return (
-            f"NDB({self.n_different}/{self.n_bins} bins differ at alpha={self.alpha:g}, "
-            f"JS={self.js_divergence:.4f}, features={self.features!r})"
-        )
 
 
 def ndb_bins(reference, n_bins: int, *, seed: int = 0, n_init: int = 3) -> np.ndarray:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_alpha, check_option
+from .result import MetricResult
 
 __all__ = ["DetectionPower", "detection_power", "monte_carlo_p_values", "standardized_effect", "effect_per_unit"]
 
@@ -71,8 +72,8 @@ def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-@dataclass(frozen=True)
-class DetectionPower:
+@dataclass(frozen=True, repr=False)
+class DetectionPower(MetricResult):
     """Power and false-alarm rate of a Monte Carlo test at level alpha, and the standardised effect."""
 
     power: float
@@ -85,15 +86,10 @@ class DetectionPower:
     alpha: float
     direction: int
 
-    def as_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-
-    def __repr__(self):
-        return (
-            f"DetectionPower(power={self.power:.3f} [{self.power_ci95[0]:.3f}, {self.power_ci95[1]:.3f}], "
-            f"false_alarm={self.false_alarm:.3f}, effect={self.effect:+.2f} sd, "
-            f"R0={self.n_null}, R={self.n_alternative})"
-        )
+    @property
+    def name(self) -> str:
+        side = {1: "upper", -1: "lower", 0: "two-sided"}[self.direction]
+        return f"Monte Carlo test ({side}, alpha={self.alpha:g}, {self.n_null} null replicates)"
 
 
 def standardized_effect(null, alternative, *, direction: int) -> float:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .features import check_features
+from .result import MetricResult
 
 __all__ = ["PRDC", "prdc_scores"]
 
 
-@dataclass(frozen=True)
-class PRDC:
+@dataclass(frozen=True, repr=False)
+class PRDC(MetricResult):
     """Precision, recall, density and coverage (Naeem et al. 2020) with k neighbours."""
 
     precision: float
@@ -29,15 +30,6 @@ class PRDC:
     @property
     def name(self) -> str:
         return f"precision, recall, density, coverage (k={self.nearest_k}) on {self.features}"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__, name=self.name)
-
-    def __repr__(self):
-        return (
-            f"PRDC(precision={self.precision:.4f}, recall={self.recall:.4f}, density={self.density:.4f}, "
-            f"coverage={self.coverage:.4f}, k={self.nearest_k})"
-        )
 
 
 def prdc_scores(*, reference, samples, nearest_k: int = 5, features: str = "unnamed features") -> PRDC:

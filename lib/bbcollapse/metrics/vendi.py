@@ -20,12 +20,13 @@ import numpy as np
 
 from .._validation import check_option
 from .features import check_features
+from .result import MetricResult
 
 __all__ = ["VendiScore", "vendi_score"]
 
 
-@dataclass(frozen=True)
-class VendiScore:
+@dataclass(frozen=True, repr=False)
+class VendiScore(MetricResult):
     """The Vendi score of order q with the cosine kernel, and how it was computed."""
 
     value: float
@@ -37,15 +38,6 @@ class VendiScore:
     @property
     def name(self) -> str:
         return f"Vendi score (q={self.q:g}, cosine kernel) on {self.features}"
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__, name=self.name)
-
-    def __repr__(self):
-        return (
-            f"VendiScore({self.value:.4g}, q={self.q:g}, n={self.n}, method={self.method!r}, "
-            f"features={self.features!r})"
-        )
 
 
 def vendi_score(samples, *, q: float = 1.0, method: str = "auto", features: str = "unnamed features") -> VendiScore:
