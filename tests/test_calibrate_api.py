@@ -180,41 +180,9 @@ def test_image_views_mirror_and_shift():
 
 
 # -- docs/loop.md, executed as written ---------------------------------------------------------
-SHIM = """\
-import sys
-from bbcollapse import cli, commands
-from bbcollapse.calibration.persist import calibrated_descriptor_spec, resolve_calibrated
-
-# the hooks bbcollapse.cli needs (see the report of issue 18), applied from outside until it has them
-plain_sampler, plain_default = cli.resolve_sampler, cli.default_descriptor
-
-def resolve_sampler(spec, **kw):
-    if spec.strip().lower().startswith("calibrated:"):
-        return resolve_calibrated(spec.strip()[11:], resolve_sampler=resolve_sampler,
-                                  resolve_descriptor=cli.resolve_descriptor, **kw)
-    return plain_sampler(spec, **kw)
-
-def default_descriptor(spec):
-    if spec.strip().lower().startswith("calibrated:"):
-        return calibrated_descriptor_spec(spec.strip()[11:]) or "identity"
-    return plain_default(spec)
-
-cli.resolve_sampler, cli.default_descriptor = resolve_sampler, default_descriptor
-argv = sys.argv[1:]
-if argv and argv[0] in commands.COMMANDS:
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    commands.add_parsers(sub)
-    args = parser.parse_args(argv)
-    sys.exit(commands.run(args, resolve_sampler=resolve_sampler, resolve_descriptor=cli.resolve_descriptor,
-                          default_descriptor=default_descriptor))
-sys.exit(cli.main(argv))
-"""
-
-
-def cli_has_the_loop() -> bool:
+def test_the_cli_has_the_loop():
     out = subprocess.run([str(BIN / "bbcollapse"), "--help"], capture_output=True, text=True, timeout=120)
-    return all(name in out.stdout for name in ("calibrate", "serve", "choose-theta"))
+    assert all(name in out.stdout for name in ("calibrate", "serve", "choose-theta")), out.stdout
 
 
 @pytest.mark.slow
@@ -223,14 +191,7 @@ def test_loop_doc_runs(tmp_path, monkeypatch):
     blocks = re.findall(r"^```(\w+)\n(.*?)^```$", (ROOT / "docs" / "loop.md").read_text(), flags=re.S | re.M)
     runnable = [(kind, code) for kind, code in blocks if kind in ("python", "bash")]
     assert len(runnable) >= 9
-    path = os.environ["PATH"]
-    if not cli_has_the_loop():  # bbcollapse.cli not wired yet: a shim adds the subcommands, as the hooks will
-        shim = tmp_path / "shim" / "bbcollapse"
-        shim.parent.mkdir()
-        shim.write_text(f"#!{sys.executable}\n{SHIM}")
-        shim.chmod(0o755)
-        path = f"{shim.parent}{os.pathsep}{path}"
-    env = dict(os.environ, PATH=f"{path.split(os.pathsep)[0]}{os.pathsep}{BIN}{os.pathsep}{path}")
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for kind, code in runnable:

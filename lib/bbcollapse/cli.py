@@ -156,6 +156,14 @@ def _resolve(spec: str, role: str, options: dict):
     return kind, rest, opts, _builtin(rest, SUBJECTS if role == "sampler" else DESCRIPTORS, role)
 
 
+def _calibrated_dir(spec: str) -> str | None:
+    """DIR of a ``calibrated:DIR`` SPEC, else None."""
+    from .calibration.persist import CALIBRATED
+
+    text = spec.strip()
+    return text[len(CALIBRATED) :] if text.lower().startswith(CALIBRATED) else None
+
+
 def resolve_sampler(spec: str, *, latent_dim: int | None = None, **options):
     """The sampler named by a SPEC (see the module docstring).
 
@@ -164,6 +172,16 @@ def resolve_sampler(spec: str, *, latent_dim: int | None = None, **options):
     """
     from .blackbox import adapters
 
+    directory = _calibrated_dir(spec)
+    if directory is not None:  # a saved calibrated sampler wraps its model's SPEC
+        from .calibration.persist import resolve_calibrated
+
+        return resolve_calibrated(
+            directory,
+            resolve_sampler=resolve_sampler,
+            resolve_descriptor=resolve_descriptor,
+            **options,
+        )
     kind, rest, opts, builtin = _resolve(spec, "sampler", options)
     if builtin is not None:
         return builtin
@@ -203,6 +221,11 @@ def resolve_descriptor(spec: str, **options):
 
 def default_descriptor(sampler_spec: str) -> str:
     """The descriptor SPEC used when --descriptor is not given: a built-in subject's own, else identity."""
+    directory = _calibrated_dir(sampler_spec)
+    if directory is not None:
+        from .calibration.persist import calibrated_descriptor_spec
+
+        return calibrated_descriptor_spec(directory) or "identity"
     kind, rest = parse_spec(sampler_spec)
     name = rest.partition(":")[0]
     return name if kind == "builtin" and name in DESCRIPTORS else "identity"
@@ -348,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--device", help="torch device for the engine (default cuda when available)")
     d.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    from .commands import add_parsers  # calibrate, serve, choose-theta
+
+    add_parsers(sub)
     return parser
 
 
@@ -480,16 +506,25 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="bbcollapse: %(levelname)s: %(message)s")
-    if args.command != "diagnose":
+    from . import commands
+
+    if args.command != "diagnose" and args.command not in commands.COMMANDS:
         parser.print_help()
         return 2
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupted) if main_thread else None
     try:
+        if args.command != "diagnose":
+            return commands.run(
+                args,
+                resolve_sampler=resolve_sampler,
+                resolve_descriptor=resolve_descriptor,
+                default_descriptor=default_descriptor,
+            )
         return _diagnose(args)
     except (KeyboardInterrupt, Interrupted) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-        resume = "; finished shards are kept: rerun the same command to resume" if args.store else ""
+        resume = "; finished shards are kept: rerun the same command to resume" if getattr(args, "store", None) else ""
         return _fail(f"interrupted by {signal.Signals(signum).name}{resume}", 128 + int(signum))
     finally:
         if main_thread:

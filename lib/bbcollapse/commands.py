@@ -32,7 +32,7 @@ from ._progress import progress_bar
 from ._validation import check_int
 from .blackbox import BlackBoxError, describe_batch, identity_of, sample_batch, shard_seed
 from .calibration.api import METHODS, calibrate, calibration_target, redraw
-from .calibration.persist import calibrated_descriptor_spec, load_calibrated, save_calibrated
+from .calibration.persist import CALIBRATED, calibrated_descriptor_spec, load_calibrated, save_calibrated
 from .diagnosis import ANCHOR_STREAM, SAMPLE_STREAM, DiagnoseConfig, Report, diagnose
 from .diagnosis.html import image_batch, write_html
 from .diagnosis.jsonfile import write_json
@@ -54,7 +54,6 @@ __all__ = [
     "run_serve",
 ]
 
-CALIBRATED = "calibrated:"
 #: random anchors whose curves the before/after reports keep (40: enough for a pointwise band at 0.05)
 N_RANDOM = 40
 #: views embedded per descriptor call by :func:`choose_theta`

@@ -38,6 +38,9 @@ from .cluster import ClusterWeights, GMMCalibrated, VoronoiCalibrated
 from .regions import DenseRegion
 from .rejection import RejectionCalibrated
 
+#: The SPEC prefix of a saved calibrated sampler: ``--sampler calibrated:DIR``.
+CALIBRATED = "calibrated:"
+
 __all__ = [
     "FORMAT",
     "MANIFEST",
