@@ -1,10 +1,9 @@
-"""Planted duplicates (counts, distinct sources and views) and the truncated normal against scipy's truncnorm."""
+"""Planted duplicates: counts, distinct sources and views, and the assembled sets."""
 
 import numpy as np
 import pytest
-from scipy import stats
 
-from bbcollapse.metrics import plant_duplicates, truncated_normal
+from bbcollapse.metrics import gather_planted, plant_duplicates
 
 
 def test_planted_duplicates_have_the_asked_shape():
@@ -24,15 +23,18 @@ def test_planted_duplicates_have_the_asked_shape():
         plant_duplicates(pool_size=1000, n=200, fraction=1.0, n_sources=4, bank_size=30)
 
 
-def test_truncated_normal_against_scipy_truncnorm():
-    z = truncated_normal(0, 20_000, 3, 1.0)
-    assert z.dtype == np.float32 and np.abs(z).max() <= 1.0
-    ks = stats.kstest(z[:, 0].astype(float), stats.truncnorm(-1.0, 1.0).cdf)
-    assert ks.pvalue > 0.01
-    assert z.std() == pytest.approx(stats.truncnorm(-1.0, 1.0).std(), rel=0.02)
-    # no truncation: exactly the generator's own draw
-    assert np.array_equal(
-        truncated_normal(5, 4, 100, np.inf), np.random.default_rng(5).standard_normal((4, 100)).astype(np.float32)
-    )
-    with pytest.raises(ValueError, match="psi"):
-        truncated_normal(0, 2, 2, 0.0)
+def test_gather_planted_assembles_rows_in_order(rng):
+    pool = {"f": rng.standard_normal((50, 3)), "img": rng.integers(0, 255, (50, 4, 4), dtype=np.uint8)}
+    src = {"f": rng.standard_normal((6, 3)), "img": rng.integers(0, 255, (6, 4, 4), dtype=np.uint8)}
+    views = {"f": rng.standard_normal((6, 5, 3)), "img": rng.integers(0, 255, (6, 5, 4, 4), dtype=np.uint8)}
+    p = plant_duplicates(pool_size=50, n=20, fraction=0.25, n_sources=2, bank_size=6, seed=1)
+    got = gather_planted(p, pool=pool, sources=src)
+    for k in pool:
+        assert got[k].shape[0] == 20 and got[k].dtype == pool[k].dtype
+        assert np.array_equal(got[k][:15], pool[k][p.keep]) and np.array_equal(got[k][15:], src[k][p.source])
+    j = plant_duplicates(pool_size=50, n=20, fraction=0.25, n_sources=2, bank_size=6, n_views=5, seed=1)
+    got = gather_planted(j, pool=pool, sources=src, views=views)
+    for i, (s, v) in enumerate(zip(j.source, j.view)):
+        assert np.array_equal(got["f"][15 + i], views["f"][s, v])
+    with pytest.raises(ValueError, match="views"):
+        gather_planted(j, pool=pool, sources=src)

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bbcollapse.metrics import detection_power, effect_per_unit, monte_carlo_p_values, standardized_effect
+from bbcollapse.metrics import (
+    detection_power,
+    effect_per_unit,
+    monte_carlo_p_values,
+    power_table,
+    replicate_values,
+    standardized_effect,
+)
 
 
 def test_p_values_match_direct_counting_with_ties():
@@ -66,3 +73,25 @@ def test_effects_and_slope():
         monte_carlo_p_values([1.0, 2.0], [1.0], direction=2)
     with pytest.raises(ValueError, match="finite"):
         detection_power([1.0, np.nan], [1.0], direction=1)
+
+
+def test_replicate_values_and_power_table():
+    # draw: a normal sample with mean mu; evaluate: its mean -> the replicates are independent N(mu, 1/n)
+    draw = lambda mu: lambda s: np.random.default_rng(s).standard_normal(100) + mu
+    evaluate = lambda x, s: {"mean": float(x.mean()), "seed": float(s)}
+    null = replicate_values(draw(0.0), evaluate, reps=200, seed=1, stream=0)
+    shifted = replicate_values(draw(0.3), evaluate, reps=100, seed=1, stream=1)
+    assert len(set(null["seed"]) | set(shifted["seed"])) == 300  # distinct seeds across streams
+    assert null["mean"].std(ddof=1) == pytest.approx(0.1, rel=0.15)
+    again = replicate_values(draw(0.0), evaluate, reps=200, seed=1, stream=0)
+    assert np.array_equal(again["mean"], null["mean"])  # a function of (seed, stream)
+    table = power_table(
+        {"mean": null["mean"]}, {"shift": {"mean": shifted["mean"]}}, directions={"mean": 1}, alpha=0.05
+    )
+    truth = 1 - stats.norm.cdf(stats.norm.ppf(0.95) - 3.0)  # effect 0.3 / 0.1 = 3 sd
+    assert table["shift"]["mean"].power == pytest.approx(truth, abs=0.12)
+    with pytest.raises(ValueError, match="direction"):
+        power_table({"mean": null["mean"]}, {}, directions={})
+    bad = iter([{"a": 1.0}, {"b": 1.0}])
+    with pytest.raises(ValueError, match="different read-outs"):
+        replicate_values(lambda s: None, lambda x, s: next(bad), reps=2, seed=0, stream=0)

@@ -22,7 +22,7 @@ features it was computed on (no Inception or LPIPS weights run here, so no resul
 
 from .birthday import BirthdayTest, birthday_test, collision_probability
 from .classifier import ClassifierScore, inception_score_analogue
-from .collapse import PlantedDuplicates, plant_duplicates, truncated_normal
+from .collapse import PlantedDuplicates, gather_planted, plant_duplicates
 from .features import EfficientNetLite0Features, check_features
 from .frechet import (
     FRECHET_EFFNET_NAME,
@@ -34,7 +34,15 @@ from .frechet import (
 from .kernel import KernelDistance, kernel_distance, polynomial_kernel
 from .mccs_metric import WorstModeMCCS, worst_mode_mccs
 from .ndb import NDB, assign_bins, ndb_bins, ndb_test, two_proportion_z
-from .power import DetectionPower, detection_power, effect_per_unit, monte_carlo_p_values, standardized_effect
+from .power import (
+    DetectionPower,
+    detection_power,
+    effect_per_unit,
+    monte_carlo_p_values,
+    power_table,
+    replicate_values,
+    standardized_effect,
+)
 from .prdc import PRDC, prdc_scores
 from .registry import COLLAPSE_DIRECTION, METRICS, compute_metrics, metric_readouts
 from .result import MetricResult
@@ -68,6 +76,7 @@ __all__ = [
     "effect_per_unit",
     "frechet_distance",
     "frechet_distance_from_moments",
+    "gather_planted",
     "gaussian_moments",
     "inception_score_analogue",
     "kernel_distance",
@@ -78,11 +87,12 @@ __all__ = [
     "ndb_bins",
     "ndb_test",
     "plant_duplicates",
+    "power_table",
     "polynomial_kernel",
     "prdc_scores",
     "random_pairs",
+    "replicate_values",
     "standardized_effect",
-    "truncated_normal",
     "two_proportion_z",
     "vendi_score",
     "worst_mode_mccs",

@@ -1,24 +1,23 @@
 """Collapse of controlled strength, for measuring what each metric sees (issue 17).
 
-Not an equation of paper 000.  Two knobs:
-
-* **duplicates** (paper 000 Sec. 4.2's RIC-aug, made gradual): a fraction f of a sample set of n is
-  replaced by copies of a few source samples, exact copies or jittered near-duplicates (views of
-  the source).  :func:`plant_duplicates` draws the indices; the caller gathers features and images;
-* **truncation** (the truncation trick, Brock et al. 2019): latents from the standard normal
-  truncated to ``[-psi, psi]`` per coordinate (:func:`truncated_normal`), exact by the inverse CDF;
-  ``psi = inf`` is the untruncated prior.
+Not an equation of paper 000.  **Duplicates** (paper 000 Sec. 4.2's RIC-aug, made gradual): a
+fraction f of a sample set of n is replaced by copies of a few source samples, exact copies or
+jittered near-duplicates (views of the source).  :func:`plant_duplicates` draws the indices and
+:func:`gather_planted` assembles the set from aligned arrays (features, images, class probabilities)
+of the pool, the sources and their views.  (The other knob of the book, truncation, is the face
+generator's own: ``bbcollapse.subjects.faces.FaceDCGAN(psi=...)``.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._validation import check_fraction, check_int
 
-__all__ = ["PlantedDuplicates", "plant_duplicates", "truncated_normal"]
+__all__ = ["PlantedDuplicates", "plant_duplicates", "gather_planted"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,21 +89,33 @@ def plant_duplicates(
     return PlantedDuplicates(keep=keep.astype(np.int64), source=source.astype(np.int64), view=view)
 
 
-def truncated_normal(seed: int, n: int, dim: int, psi: float) -> np.ndarray:
-    """Latents (n, dim) float32 from N(0, 1) truncated to [-psi, psi] per coordinate (inverse CDF).
+def gather_planted(
+    planted: PlantedDuplicates,
+    *,
+    pool: Mapping[str, np.ndarray],
+    sources: Mapping[str, np.ndarray],
+    views: Mapping[str, np.ndarray] | None = None,
+) -> dict:
+    """The arrays of one planted set: ``pool[k][keep]`` followed by the copies, for every key k of ``pool``.
 
-    ``psi = inf`` gives the plain standard normal (``numpy.random.default_rng(seed)``'s, as the face
-    generator draws it); any finite ``psi > 0`` draws ``Phi^-1(U(Phi(-psi), Phi(psi)))``.
+    Parameters
+    ----------
+    planted : the indices (:func:`plant_duplicates`)
+    pool : name -> (pool_size, ...) arrays with aligned rows (e.g. features, images)
+    sources : name -> (bank_size, ...) arrays of the sources (exact copies are ``sources[k][source]``)
+    views : name -> (bank_size, n_views, ...) arrays of the sources' views (jittered copies are
+        ``views[k][source, view]``); required when ``planted`` holds views
+
+    Returns
+    -------
+    dict name -> (n, ...) array, in the pool's dtype
     """
-    from scipy.special import ndtr, ndtri
-
-    n, dim = check_int(n, "n"), check_int(dim, "dim", minimum=1)
-    psi = float(psi)
-    if not psi > 0:
-        raise ValueError(f"psi must be > 0 (inf: no truncation); got {psi!r}")
-    rng = np.random.default_rng(seed)
-    if np.isinf(psi):
-        return rng.standard_normal((n, dim)).astype(np.float32)
-    lo = ndtr(-psi)
-    u = lo + (1.0 - 2.0 * lo) * rng.random((n, dim))
-    return ndtri(u).astype(np.float32)
+    jittered = bool((planted.view >= 0).any())
+    if jittered and views is None:
+        raise ValueError("the planted set holds jittered copies: pass views")
+    out = {}
+    for k, a in pool.items():
+        a = np.asarray(a)
+        copies = views[k][planted.source, planted.view] if jittered else sources[k][planted.source]
+        out[k] = np.concatenate([a[planted.keep], np.asarray(copies, dtype=a.dtype)])
+    return out

@@ -14,19 +14,32 @@ count included).  The false-alarm rate is measured by the same rule on each null
 the other R0 - 1 (leave one out).  The effect is ``(mean_alt - mean_null) / sd_null``, signed so that
 a positive effect is a move in the declared direction: the effect in units of the metric's own
 sampling noise.
+
+:func:`replicate_values` evaluates read-outs on replicate sets drawn from one seed stream each, and
+:func:`power_table` tests every condition's read-outs against the null's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_alpha, check_option
+from .._progress import progress_bar
+from .._validation import check_alpha, check_int, check_option
+from ..blackbox import shard_seed
 from .result import MetricResult
 
-__all__ = ["DetectionPower", "detection_power", "monte_carlo_p_values", "standardized_effect", "effect_per_unit"]
+__all__ = [
+    "DetectionPower",
+    "detection_power",
+    "monte_carlo_p_values",
+    "standardized_effect",
+    "effect_per_unit",
+    "replicate_values",
+    "power_table",
+]
 
 DIRECTIONS = (1, -1, 0)
 
@@ -149,3 +162,68 @@ def effect_per_unit(strengths: Sequence[float], effects: Sequence[float]) -> flo
         return float(np.sign(e[np.isinf(e)][0]) * np.inf)
     den = float((s * s).sum())
     return float((s * e).sum() / den) if den > 0 else float("nan")
+
+
+def replicate_values(
+    draw: Callable[[int], object],
+    evaluate: Callable[[object, int], Mapping[str, float]],
+    *,
+    reps: int,
+    seed: int,
+    stream: int,
+    progress: bool | None = None,
+) -> dict:
+    """Read-outs of ``reps`` replicate sets: ``evaluate(draw(s), s)`` for ``s = shard_seed(seed, stream, i)``.
+
+    Parameters
+    ----------
+    draw : seed -> one replicate set (anything ``evaluate`` takes)
+    evaluate : (set, seed) -> {read-out name: float}; every call must give the same names
+    reps : number of replicate sets
+    seed, stream : the seed stream of this condition (one stream per condition keeps them independent)
+    progress : progress bar (default: only on a terminal)
+
+    Returns
+    -------
+    dict name -> (reps,) float64
+    """
+    reps = check_int(reps, "reps", minimum=1)
+    rows = []
+    with progress_bar(progress, total=reps, desc="replicates", unit="set") as bar:
+        for i in range(reps):
+            s = int(shard_seed(seed, stream, i))
+            rows.append(dict(evaluate(draw(s), s)))
+            bar.update(1)
+    names = list(rows[0])
+    if any(list(r) != names for r in rows):
+        raise ValueError("evaluate returned different read-outs on different sets")
+    return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in names}
+
+
+def power_table(
+    null: Mapping[str, np.ndarray],
+    conditions: Mapping[object, Mapping[str, np.ndarray]],
+    *,
+    directions: Mapping[str, int],
+    alpha: float = 0.05,
+) -> dict:
+    """:func:`detection_power` of every read-out of every condition against the null's replicates.
+
+    Parameters
+    ----------
+    null : read-out name -> (R0,) values on null replicate sets
+    conditions : condition key -> (read-out name -> (R,) values)
+    directions : read-out name -> +1, -1 or 0 (see :func:`monte_carlo_p_values`)
+    alpha : level of every test
+
+    Returns
+    -------
+    dict condition key -> (read-out name -> DetectionPower)
+    """
+    missing = sorted(set(null) - set(directions))
+    if missing:
+        raise ValueError(f"no declared direction for read-out(s) {missing}")
+    return {
+        key: {k: detection_power(null[k], vals[k], direction=directions[k], alpha=alpha) for k in null}
+        for key, vals in conditions.items()
+    }

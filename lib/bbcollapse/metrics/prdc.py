@@ -50,6 +50,7 @@ def prdc_scores(*, reference, samples, nearest_k: int = 5, features: str = "unna
     """
     import contextlib
     import io
+    import warnings
 
     from prdc import compute_prdc
 
@@ -57,7 +58,9 @@ def prdc_scores(*, reference, samples, nearest_k: int = 5, features: str = "unna
     k = int(nearest_k)
     if not (1 <= k < min(len(r), len(s))):
         raise ValueError(f"nearest_k must be in [1, min(n, m) - 1] = [1, {min(len(r), len(s)) - 1}]; got {nearest_k}")
-    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its sizes
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # prdc prints its sizes
+        # the package asks sklearn for n_jobs=8; sklearn then warns about its joblib helpers, once per call
+        warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*", category=UserWarning)
         d = compute_prdc(real_features=r, fake_features=s, nearest_k=k)
     return PRDC(
         precision=float(d["precision"]),
