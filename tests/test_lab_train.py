@@ -21,6 +21,7 @@ import torch
 from safetensors.numpy import load_file
 
 import bbcollapse as bb
+import bbcollapse.lab as bb_lab
 from bbcollapse.lab import DataSpec, GanConfig, TrainingDiverged, fashion_mnist_dir, train
 from bbcollapse.lab.data import FILES
 
@@ -136,7 +137,7 @@ train(config, cache_dir=sys.argv[2], progress=False, autosave_every=1)
 
 
 def test_resume_after_sigkill_reaches_the_same_weights(tmp_path):
-    config = tiny(arch="sn-dcgan", steps=120, checkpoints=(60,))
+    config = tiny(arch="sn-dcgan", steps=60, checkpoints=(30,))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "lib")}
     argv = [sys.executable, "-c", CHILD, json.dumps(config.to_dict()), str(tmp_path / "killed")]
     child = subprocess.Popen(argv, env=env)
@@ -160,7 +161,7 @@ def test_resume_after_sigkill_reaches_the_same_weights(tmp_path):
     straight = train(config, cache_dir=tmp_path / "straight", progress=False)
     assert straight.summary["resumed_from"] == 0
     assert same(weights(resumed), weights(straight))
-    assert same(weights(resumed, step=60), weights(straight, step=60))
+    assert same(weights(resumed, step=30), weights(straight, step=30))
     assert [line["step"] for line in resumed.log] == [line["step"] for line in straight.log]
     assert [line["loss_d"] for line in resumed.log] == [line["loss_d"] for line in straight.log]
     assert not list(folder.glob("resume-*")), "resume checkpoints are removed once training is done"
@@ -243,3 +244,20 @@ def test_cuda_training_and_sampling(tmp_path):
     run = train(tiny(steps=4), cache_dir=tmp_path, device="cuda", progress=False)
     assert run.summary["device"] == "cuda"
     assert run.sampler(device="cuda")(0, 4).x.shape == (4, 1, 28, 28)
+
+
+def test_train_many_in_processes_matches_train(tmp_path):
+    configs = [tiny(steps=4), tiny(arch="vae", steps=4)]
+    parallel = bb_lab.train_many(configs, workers=2, cache_dir=tmp_path / "p", progress=False)
+    for config, run in zip(configs, parallel):
+        alone = train(config, cache_dir=tmp_path / "alone", progress=False)
+        assert run.config == config and same(weights(run), weights(alone))
+
+
+def test_at_scale_sizes_and_checkpoints():
+    c = GanConfig.at_scale("default", n_checkpoints=6, arch="sn-dcgan", pack=4)
+    assert (c.width, c.steps, c.pack) == (bb_lab.SCALES["default"]["width"], bb_lab.SCALES["default"]["steps"], 4)
+    assert len(c.checkpoints) == 6 and c.checkpoints[-1] == c.steps and c.kept_steps == c.checkpoints
+    w = GanConfig.at_scale("default", arch="wgan-gp")
+    assert w.steps == 2 * c.steps // 5
+    assert GanConfig.at_scale("smoke", steps=7).steps == 7

@@ -28,14 +28,18 @@ sample. Public API (``from bbcollapse.lab import ...``)::
       steps, batch_size (images per step), lr, n_critic, gp_weight, seed, checkpoints (steps kept
       for later sampling; the last step is always kept), data (a DataSpec)
       GanConfig.key -> the hash of the FULL configuration (data spec included): the cache folder
+      GanConfig.at_scale(scale, n_checkpoints=0, **fields)  # SCALES: smoke / default / paper sizes
+      GanConfig.name -> "Pac(sn-dcgan)(4) 28px";  config.replace(**changes)
 
     # trainer.py (the module is not called train.py: it would shadow the function train)
-    train(config, *, cache_dir="data/cache/lab", device="cpu", progress=None, embed=None) -> TrainedGAN
+    train(config, *, cache_dir="data/cache/lab", device="cpu", progress=None, embed=None, threads=None) -> TrainedGAN
       cached (a finished run is loaded, not retrained); resumes an interrupted run from its last
       checkpoint; raises TrainingDiverged on a NaN or exploding loss, keeping the last good checkpoint
     TrainedGAN: config, path, steps, checkpoints (tuple of kept steps), log (list of dicts, the
-      JSON-lines training log), seconds (training wall time), images_per_s,
+      JSON-lines training log), seconds (training wall time), images_per_s, summary (done.json),
       sampler(step=None) -> LabSampler, at_step(step) -> LabSampler (same thing, step required)
+    train_many(configs, *, workers=2, cache_dir=..., threads=1) -> list[TrainedGAN]   # processes in parallel
+    measure_throughput(config, steps=20) -> {"images_per_s", "steps_per_s", "seconds", ...} (writes nothing)
 
     # sampler.py
     LabSampler: a bb.LatentModel -- sampler(seed, n) -> bb.Batch(z, x), latents(seed, n), generate(z)
@@ -64,6 +68,10 @@ _LAB: dict[str, str] = {
     "TrainedGAN": "trainer",
     "TrainingDiverged": "trainer",
     "train": "trainer",
+    "load_trained": "trainer",
+    "train_many": "trainer",
+    "measure_throughput": "trainer",
+    "SCALES": "config",
     "LabSampler": "sampler",
 }
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from .._validation import check_int, check_option, check_positive
 from .datasets import DataSpec
 
-__all__ = ["ARCHS", "ARCH_DEFAULTS", "GanConfig", "LAB_VERSION"]
+__all__ = ["ARCHS", "ARCH_DEFAULTS", "GanConfig", "LAB_VERSION", "SCALES"]
 
 #: Bumped whenever a change to the trainer or the zoo changes the weights a configuration trains to,
 #: so that cached generators of older code are not mistaken for the new ones.
@@ -34,6 +34,15 @@ ARCH_DEFAULTS = {
     "sn-dcgan": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1},
     "wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_critic": 5},
     "vae": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "n_critic": 1},
+}
+
+#: The book's scales (``GanConfig.at_scale``): network width, batch, latent size and generator steps.
+#: smoke: a few seconds per generator; default: a DCGAN in about 1-2 minutes on 2 CPU cores
+#: (bench/bench_lab.py measures it); paper: longer training of wider networks, for a GPU.
+SCALES = {
+    "smoke": {"width": 4, "batch_size": 16, "latent_dim": 16, "steps": 20},
+    "default": {"width": 16, "batch_size": 64, "latent_dim": 32, "steps": 2000},
+    "paper": {"width": 64, "batch_size": 64, "latent_dim": 64, "steps": 20000},
 }
 
 
@@ -68,7 +77,7 @@ class GanConfig:
     pack: int = 1
     resolution: int = 28
     latent_dim: int = 32
-    width: int = 32
+    width: int = 16
     steps: int = 2000
     batch_size: int = 64
     lr: float | None = None
@@ -153,6 +162,28 @@ class GanConfig:
         """``<arch>[-pac<m>]-<resolution>px-<key>``: the cache folder of this generator."""
         pac = f"-pac{self.pack}" if self.pack > 1 else ""
         return f"{self.arch}{pac}-{self.resolution}px-{self.key}"
+
+    @classmethod
+    def at_scale(cls, scale: str, *, n_checkpoints: int = 0, **fields) -> GanConfig:
+        """A configuration with the sizes of ``scale`` (``SCALES``), ``fields`` taking precedence.
+
+        WGAN-GP gets ``2 / n_critic`` of the scale's generator steps, so that it draws about as many
+        critic batches as the others' discriminators in about twice their time (its steps each
+        make ``n_critic`` critic updates with a double backward pass). ``n_checkpoints`` keeps that
+        many generators at evenly spaced steps, the last one included.
+        """
+        check_option(scale, SCALES, "scale")
+        sizes = dict(SCALES[scale])
+        arch = fields.get("arch", "dcgan")
+        if arch == "wgan-gp" and "steps" not in fields:
+            n_critic = fields.get("n_critic") or ARCH_DEFAULTS["wgan-gp"]["n_critic"]
+            sizes["steps"] = max(1, 2 * sizes["steps"] // n_critic)
+        config = cls(**{**sizes, **fields})
+        if n_checkpoints:
+            k = check_int(n_checkpoints, "n_checkpoints", minimum=1)
+            steps = tuple(sorted({max(1, round(config.steps * (i + 1) / k)) for i in range(k)}))
+            config = config.replace(checkpoints=steps)
+        return config
 
     def replace(self, **changes) -> GanConfig:
         """A copy with ``changes`` (``dataclasses.replace``)."""
