@@ -122,3 +122,11 @@ def test_smoke_scale_and_absent_chapters():
     smoke = {"10_correctness": {**ch10(True), "scale": "smoke"}, "11_causes": {**ch11(True), "scale": "smoke"}}
     assert set(grades(smoke).values()) == {"not run here"}
     assert set(grades({}).values()) == {"missing result"}
+
+
+def test_a_blind_classifier_counts_only_where_mccs_sees_the_collapse():
+    r = ch10(True)
+    for v in r["ric"].values():
+        v["aug_minus_ric"]["new_worst"] = FLAT  # MCCS sees nothing either: "misses it" is no finding
+    g = grades({"10_correctness": r})
+    assert g["The classification-based study misses RIC-aug's collapse [lab]"] == "not reproduced"

@@ -146,7 +146,9 @@ def pool_numbers(setup: LabSetup, pool: Pool, *, seed: int, name: str = "embeddi
     return report, {**report_numbers(report), **pool.classes.to_dict()}
 
 
-def versus(setup: LabSetup, before: Pool, after: Pool, *, worst, seed: int, n_boot: int = 1000) -> ModelComparison:
+def versus(
+    setup: LabSetup, before: Pool, after: Pool, *, worst, seed: int, n_boot: int = 1000, frechet: bool = True
+) -> ModelComparison:
     """``compare_models`` of two pools of equal size: *after - before* of MCCS(I_w), mu, sigma and Fréchet distance.
 
     Parameters
@@ -154,8 +156,9 @@ def versus(setup: LabSetup, before: Pool, after: Pool, *, worst, seed: int, n_bo
     before, after : the two pools (e.g. the real data and a generator)
     worst : (D,) a fixed anchor selected on neither pool (``old_worst`` is its MCCS in each)
     seed, n_boot : bootstrap seed and replicates
+    frechet : whether to compare the Fréchet distances too (each replicate costs an F x F eigenproblem)
     """
-    quality = {"frechet": (setup.reference_features, before.features, after.features)}
+    quality = {"frechet": (setup.reference_features, before.features, after.features)} if frechet else {}
     return compare_models(
         (before.anchors, before.samples),
         (after.anchors, after.samples),
