@@ -60,7 +60,7 @@ from notebooks._book import (
 )
 
 # The descriptors overlap their preprocessing with the network in a second thread, so both cores are busy
-# with one torch thread; more threads slow a shared 2-core machine down (measured in bench/bench_faces.py).
+# with one torch thread (on a loaded 2-core machine, two torch threads made the ArcFace pipeline slower).
 torch.set_num_threads(1)
 T_START = time.perf_counter()
 # base model: |A|, |S| = |T| (C = S + T); other models: |A2|, |S2| = |T2|; dlib column: |Ad|, |Sd| = |Td|;
@@ -68,7 +68,7 @@ T_START = time.perf_counter()
 SIZES = at_scale(
     SCALE,
     {
-        "smoke": dict(A=24, S=96, A2=8, S2=32, Ad=8, Sd=24, views_n=10, views_v=2, ref_n=40, boot=200),
+        "smoke": dict(A=16, S=64, A2=4, S2=16, Ad=4, Sd=12, views_n=8, views_v=2, ref_n=24, boot=200),
         "default": dict(A=1000, S=15_000, A2=200, S2=600, Ad=200, Sd=600, views_n=150, views_v=4, ref_n=1000),
         "paper": dict(A=10_000, S=500_000, A2=1000, S2=10_000, Ad=1000, Sd=5000, views_n=1000, views_v=4, ref_n=1000),
     },
