@@ -290,7 +290,8 @@ def _train(config, cache_dir, device, progress, embed, autosave_every, autosave_
     images_per_step = config.batch_size * config.optim["n_critic"]
     kept = set(config.kept_steps)
     last_good = start
-    with progress_bar(progress, total=config.steps, initial=start, desc=config.name, unit="step") as bar:
+    bar_args = {"total": config.steps, "initial": start, "desc": config.name, "unit": "step", "unit_scale": False}
+    with progress_bar(progress, **bar_args) as bar:
         t0 = last_save = time.perf_counter()
         for step in range(start + 1, config.steps + 1):
             gen = torch.Generator().manual_seed(shard_seed(config.seed, 1, step))
@@ -335,6 +336,8 @@ def train_many(
     On a small CPU, two single-threaded processes train these small networks faster than one
     process with two threads. Each run is the same as ``train(config, threads=threads)`` alone
     (same weights bit for bit), so the cache does not depend on how the runs were scheduled.
+    The workers are spawned (a fresh interpreter each, safe with torch's threads), so a script
+    that calls this must guard its top level with ``if __name__ == "__main__":``; notebooks need not.
 
     Parameters
     ----------
