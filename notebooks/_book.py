@@ -25,6 +25,7 @@ __all__ = [
     "face_embeddings_path",
     "face_store",
     "face_theta_r",
+    "embed_elsewhere",
     "FACE_STREAMS",
     "markdown_table",
     "mc_rate",
@@ -91,13 +92,24 @@ def face_embeddings_path(cache_dir: str | Path, scale: str) -> Path:
     return Path(cache_dir) / "03_face_subject" / scale / "C_unit.npy"
 
 
-#: The face chapters' seed streams (one store each, shared between chapters): anchors A, selection S, scoring T.
-FACE_STREAMS = {"A": (0,), "S": (1,), "T": (3,)}
+#: The face chapters' seed streams (one store each, shared between chapters): anchors A, selection S, scoring T,
+#: and chapter 4's pools (the calibrators' fitting set, the fresh before pool, the proposals, the quality reference).
+FACE_STREAMS = {
+    "A": (0,),
+    "S": (1,),
+    "T": (3,),
+    "fit": (40,),
+    "before_A": (41,),
+    "before": (42,),
+    "proposals_A": (43,),
+    "proposals": (44,),
+    "reference": (45,),
+}
 FACE_SEED = 2021
 
 
 def face_store(cache_dir: str | Path, sampler, descriptor, part: str, *, shard_size: int = 500):
-    """The EmbeddingStore of the face subject's stream ``part`` ("A", "S" or "T"), shared by the face chapters.
+    """The EmbeddingStore of the face subject's stream ``part`` (a key of :data:`FACE_STREAMS`), shared by chapters.
 
     Its directory is keyed by the sampler's and descriptor's identities, so it follows whatever
     descriptor :func:`bbcollapse.subjects.faces.face_subject` returns; its shards are prefixes of one
@@ -139,6 +151,61 @@ def face_theta_r(cache_dir: str | Path, sampler, descriptor, *, n: int = 60, n_v
 
     e, e_views = cached(path, embed)
     return faces.choose_theta_r(*faces.identity_distances(e, e_views))
+
+
+#: CPU kernel sets a fresh interpreter can be restricted to (torch's dispatch and oneDNN's ISA): how an older
+#: machine of the same kind would compute.
+CPU_KERNELS = {
+    "this machine": {},
+    "AVX2 kernels": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "SSE4.1 kernels": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+}
+
+
+def embed_elsewhere(images, descriptors, *, kernels: str, threads: int, cache_dir) -> dict:
+    """Embed ``images`` in a fresh interpreter with a CPU kernel set and a thread count.
+
+    Parameters
+    ----------
+    images : uint8 (n, H, W, 3)
+    descriptors : descriptor names for :func:`bbcollapse.subjects.faces.face_subject`, "main" for its default
+    kernels : a key of :data:`CPU_KERNELS`
+    threads : torch threads in that interpreter
+    cache_dir : where the face descriptors' reference centres are cached
+
+    Returns
+    -------
+    {descriptor name: (n, D) float32 embeddings}
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = (
+        "import sys, numpy as np, torch\n"
+        "torch.set_num_threads(int(sys.argv[2]))\n"
+        "from bbcollapse.subjects import faces\n"
+        "x = np.load(sys.argv[1])\n"
+        "for name in sys.argv[4:]:\n"
+        "    kw = {} if name == 'main' else {'descriptor': name}\n"
+        "    _, f = faces.face_subject(cache_dir=sys.argv[3], **kw)\n"
+        "    np.save(f'{sys.argv[1]}.{name}.npy', np.asarray(f(x), np.float32))\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "x.npy")
+        np.save(src, np.asarray(images), allow_pickle=False)
+        env = {**os.environ, **CPU_KERNELS[kernels]}
+        proc = subprocess.run(
+            [sys.executable, "-c", code, src, str(threads), str(cache_dir), *descriptors],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"embedding in a fresh interpreter failed: {proc.stderr[-2000:]}")
+        return {name: np.load(f"{src}.{name}.npy") for name in descriptors}
 
 
 def markdown_table(rows: Sequence[Sequence[object]], header: Sequence[str]):

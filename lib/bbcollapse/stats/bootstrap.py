@@ -358,18 +358,40 @@ def bootstrap_population(mccs_values, *, n_boot: int = 2000, level: float = 0.95
     return PopulationCI(mu=_interval(mu, mus, level), sigma=_interval(sigma, sigmas, level))
 
 
-def compare_replicates(before, after, level: float = 0.95) -> Difference:
+def _normal_difference(before, after, level) -> Difference:
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf((1 + level) / 2)
+
+    def side(est, boot):
+        se = float(np.std(boot, ddof=1))
+        return BootstrapCI(float(est), est - z * se, est + z * se, se, level, int(np.size(boot)))
+
+    b, a = side(*before), side(*after)
+    d = a.estimate - b.estimate
+    se = float(np.hypot(a.se, b.se))
+    p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else 2 * (1 - NormalDist().cdf(abs(d) / se)))
+    return Difference(before=b, after=a, estimate=d, lo=d - z * se, hi=d + z * se, p_value=float(p), level=level)
+
+
+def compare_replicates(before, after, level: float = 0.95, *, method: str = "percentile") -> Difference:
     """*after - before* from two independent bootstrap distributions of one statistic.
 
     Parameters
     ----------
     before, after : ``(estimate, (n_boot,) replicates)`` of the statistic on each sample
     level : coverage of the intervals
+    method : "percentile" (intervals and p-value from the replicates' quantiles; needs a few hundred
+        replicates) or "normal" (estimate +- z * bootstrap s.e. and a normal p-value: for costly
+        statistics with few replicates, such as a Fréchet distance on high-dimensional features)
 
     Returns
     -------
     Difference
     """
+    check_option(method, ("percentile", "normal"), "method")
+    if method == "normal":
+        return _normal_difference(before, after, level)
     (est_b, boot_b), (est_a, boot_a) = before, after
     diff = boot_a - boot_b
     lo, hi = _percentile_interval(diff, level)
