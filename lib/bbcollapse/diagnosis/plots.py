@@ -1,6 +1,7 @@
 """Figures of a diagnosis :class:`~bbcollapse.diagnosis.report.Report`: neighbour curves and the MCCS histogram.
 
-``curves.png`` shows the neighbour function N(I', C, d) (paper 000, Eq. 5 over the d-grid) of
+``curves.png`` shows the neighbour function N(I', T, d) (seed 001's Eq. 2, the count inside paper 000's
+Eq. 9, over the d-grid) of
 the worst case I_w (Eq. 9), of the other distinct modes and of random reference anchors;
 ``mccs_hist.png`` the per-anchor MCCS (Eq. 7) with I_w and mu (Eq. 8) marked.  matplotlib is
 imported only here, and only when a figure is drawn.

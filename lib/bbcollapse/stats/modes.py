@@ -2,8 +2,8 @@
 
 * :func:`neighbor_counts` is the neighbour count ``N(I', C, r) = #{c in C : d(I', c) <= r}``
   of every anchor: the sum inside paper 000's Eq. 9 and seed 001's neighbouring function
-  (its Eq. 2, with a tie counted as 1, not 1/2).  The package calls it "Eq. 5" elsewhere;
-  paper 000's Eq. 5 is the expected similarity, whose estimate MCCS (Eq. 7) takes.
+  (its Eq. 2, with a tie counted as 1, not 1/2).  It is not paper 000's Eq. 5, the expected
+  similarity, whose Monte Carlo estimate (Eq. 6) MCCS (Eq. 7) takes.
 * :func:`worst_index` is Eq. 9, ``I_w = argmax_{I' in A} N(I', C, r)``, with the one tie
   rule of the package: the lowest index on ties.  :func:`density_order` is the same rule
   extended to a full ranking, and every worst case in the package is picked through it.
