@@ -157,10 +157,10 @@ def test_results_writer_turns_nan_and_inf_into_null_with_a_reason(tmp_path):
     """The book's results files (and report.json) are strict JSON: NaN/inf become null, and the file says why."""
     from bbcollapse.diagnosis.jsonfile import write_json
 
-    doc = {"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": np.float32("-inf")}, "ok": np.int64(3)}
-    path = write_json(tmp_path / "r.json", doc, reasons={"/a": "no latent region: not a region test"})
+    doc = {"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": np.float32("-inf")}, "ok": np.int64(3), "e": None}
+    path = write_json(tmp_path / "r.json", doc, reasons={"/a": "no latent region: not a region test", "/e": "why"})
     back = strict_load(path.read_text())
     assert back["a"] is None and back["b"] == [1.0, None] and back["c"]["d"] is None and back["ok"] == 3
-    assert back["null_reasons"]["/a"] == "no latent region: not a region test"
+    assert back["null_reasons"]["/a"] == "no latent region: not a region test" and back["null_reasons"]["/e"] == "why"
     assert "infinite" in back["null_reasons"]["/b/1"] and "infinite" in back["null_reasons"]["/c/d"]
     assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # the mode of a plain write, not mkstemp's

@@ -54,7 +54,8 @@ def strict(value, reasons: dict | None = None, _path: str = ""):
     Returns
     -------
     (clean, nulls) : the JSON-able value and ``{path: reason}`` for each null written in place
-        of a non-finite number (the caller's reason where given, else a generic one)
+        of a non-finite number (the caller's reason where given, else a generic one) and for each
+        None the caller gave a reason for
     """
     nulls: dict[str, str] = {}
     reasons = reasons or {}
@@ -73,6 +74,8 @@ def strict(value, reasons: dict | None = None, _path: str = ""):
         if isinstance(v, float) and not math.isfinite(v):
             nulls[path] = reasons.get(path, _reason(v))
             return None
+        if v is None and path in reasons:  # a value the caller knows is undefined, already None
+            nulls[path] = reasons[path]
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
         return str(v)
