@@ -122,3 +122,22 @@ def test_distinct_modes_never_within_r(rng):
     d = bb.angular_distance(anchors[m.indices], anchors[m.indices])
     assert (d[~np.eye(len(m.indices), dtype=bool)] > 0.2).all()
     assert m.worst == int(np.flatnonzero(counts == counts.max())[0])  # the lowest index among the densest
+
+
+def test_distinct_modes_ranked_by_another_score():
+    """order_by (e.g. MCCS) replaces the count as the ranking; distinctness still uses r; bad scores are refused."""
+    import numpy as np
+
+    from bbcollapse.distance import unit
+    from bbcollapse.stats import distinct_modes
+
+    a = unit(np.array([[1.0, 0, 0], [0.999, 0.045, 0], [0, 1.0, 0], [0, 0, 1.0]]))
+    counts = np.array([5, 9, 1, 3])
+    score = np.array([0.9, 0.2, 0.8, 0.1])
+    by_count = distinct_modes(a, counts, r=0.05, top=3)
+    by_score = distinct_modes(a, counts, r=0.05, top=3, order_by=score)
+    assert by_count.worst == 1 and by_count.indices.tolist() == [1, 3, 2]  # anchor 0 lies within r of anchor 1
+    assert by_score.worst == 0 and by_score.indices.tolist() == [0, 2, 3]
+    assert by_score.counts.tolist() == [5, 1, 3]  # the counts of the chosen modes, whatever ranked them
+    with pytest.raises(ValueError, match="order_by must hold 4 finite scores"):
+        distinct_modes(a, counts, r=0.05, order_by=[1.0, np.nan, 0, 0])
