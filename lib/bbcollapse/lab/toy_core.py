@@ -36,12 +36,15 @@ from .._validation import check_int, check_option, check_positive
 from .ring2d import BENCHMARKS, VARIANTS, Mixture2D, benchmark, training_set
 from .toy_nets import seed_generators
 
-__all__ = ["FORMAT_VERSION", "METHODS", "Run", "ToyConfig"]
+__all__ = ["FORMAT_VERSION", "METHODS", "METHOD_VERSIONS", "Run", "ToyConfig"]
 
-#: bump when training code changes what a configuration produces (invalidates cached models)
+#: bump when the shared training code changes what a configuration produces (invalidates every cached model)
 FORMAT_VERSION = 1
 
 METHODS = ("gan", "pacgan", "bigan", "unrolled", "veegan", "invertgan", "wgan-gp", "pgmgan")
+
+#: bump a method's entry when its own training code changes (invalidates that method's cached models)
+METHOD_VERSIONS = dict.fromkeys(METHODS, 1)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class ToyConfig:
     p_norm: float = 2.0
     guide: float = 6.0
     partitions: int = 0
-    partition_steps: int = 1000
+    partition_steps: int = 300
     alpha: float = 1.0
     beta: float = 5.0
 
@@ -111,9 +114,9 @@ class ToyConfig:
         covers tensors of another size), and GAN training amplifies such bits into another run.
         """
         group = [int(s) for s in group]
-        text = json.dumps(
-            {"config": asdict(self), "seed": int(seed), "group": group, "format": FORMAT_VERSION}, sort_keys=True
-        )
+        version = [FORMAT_VERSION, METHOD_VERSIONS[self.method]]
+        fields = {"config": asdict(self), "seed": int(seed), "group": group, "format": version}
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:

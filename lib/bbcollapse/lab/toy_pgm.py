@@ -2,7 +2,8 @@
 
 1. **Partitioner** (section 4.1, Eq. 5). On 2-D data the feature-learning step is skipped (as
    seed 002 does for its toy data) and the partitioner S = softmax(f) of
-   :class:`bbcollapse.lab.toy_nets.ResidualPartitioner` is trained directly to maximise
+   :class:`bbcollapse.lab.toy_nets.ResidualPartitioner`, its last layer started at a k-means++
+   partition (our stand-in for seed 002's pretext initialisation), is trained to maximise
    ``mean_(i,j) in E log(S(x_i) . S(x_j)) - alpha mean_i H(S(x_i)) + beta H(mean_i S(x_i))``
    over the k-nearest-neighbour graph E of a subset of the training points. Each training
    point then belongs to partition ``argmax S(x)``, and ``pi_i`` is partition i's share.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.cluster.vq import kmeans2
 
 from .._validation import check_int
 from ..blackbox.protocols import Batch
@@ -91,19 +93,38 @@ def _knn_edges(points: torch.Tensor, k: int) -> torch.Tensor:
     return d.topk(k, dim=2, largest=False).indices
 
 
+def _kmeans_head(part: ResidualPartitioner, pts: torch.Tensor, seeds) -> None:
+    """Start the logits at a k-means++ partition of phi(points): ``f_c = tau (2 c_c . phi - |c_c|^2)``.
+
+    Seed 002 starts its partitioner from a pretext network; 2-D points have none, so the last
+    layer starts at the Voronoi cells of k-means centroids (one k-means per seed, seeded by it),
+    with tau making neighbouring cells differ by about 10 logits. Eq. 5 then trains everything.
+    """
+    k = part.classes
+    with torch.no_grad():
+        feats = part.features(pts).double().numpy()
+        for s, seed in enumerate(seeds):
+            cent, _ = kmeans2(feats[s], k, minit="++", seed=int(seed))
+            d2 = ((cent[:, None] - cent[None]) ** 2).sum(-1)
+            tau = 10.0 / max(np.min(d2[~np.eye(k, dtype=bool)]), 1e-12)
+            part.params[-2][s] = torch.from_numpy(2 * tau * cent.T).float()
+            part.params[-1][s] = torch.from_numpy(-tau * (cent**2).sum(1))[None].float()
+
+
 def train_partitioner(run: Run) -> ResidualPartitioner:
     """Fit seed 002's Eq. 5 on a k-NN graph of each seed's training points (see the module docstring)."""
     c = run.config
     part = ResidualPartitioner(2, c.n_partitions, run.seeds)
-    opt = torch.optim.Adam(part.params, lr=1e-2)
     pts = run.data[:, :_GRAPH_POINTS]
+    _kmeans_head(part, pts, run.seeds)
+    opt = torch.optim.Adam(part.params, lr=1e-2)
     nbrs = _knn_edges(pts, _NEIGHBOURS)
     rows = torch.arange(run.S)[:, None]
     gens = seed_generators(run.seeds, 3)
     for _ in range(c.partition_steps):
         i = torch.stack([torch.randint(pts.shape[1], (_EDGE_BATCH,), generator=g) for g in gens])
         j = nbrs[rows, i, torch.stack([torch.randint(_NEIGHBOURS, (_EDGE_BATCH,), generator=g) for g in gens])]
-        si, sj = F.softmax(part.logits(pts[rows, i]), dim=2), F.softmax(part.logits(pts[rows, j]), dim=2)
+        si, sj = F.softmax(part.logits(torch.cat([pts[rows, i], pts[rows, j]], dim=1)), dim=2).chunk(2, dim=1)
         agree = seed_means(torch.log((si * sj).sum(dim=2).clamp_min(1e-12)))
         objective = agree - c.alpha * seed_means(_entropy(si)) + c.beta * _entropy(si.mean(dim=1))
         opt.zero_grad()
