@@ -57,7 +57,7 @@ STEPS, SEEDS, PARTITION_STEPS, N_EVAL, RUN_VARIANTS, BENCHMARKS = at_scale(
     SCALE,
     {  # N_EVAL None: the seed's 50K (ring) / 100K (grid) scored samples
         "smoke": (10, (0, 1), 10, 2_000, ("seed004",), ("ring",)),
-        "default": (2_000, (0, 1, 2), 300, None, VARIANTS, ("ring", "grid")),
+        "default": (1_500, (0, 1, 2), 300, None, VARIANTS, ("ring", "grid")),
         "paper": (24_000, (0, 1, 2, 3, 4), 1_000, None, VARIANTS, ("ring", "grid")),
     },
 )
