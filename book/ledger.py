@@ -659,12 +659,6 @@ def _sensitivity(results):
 
 _NOT_RUN = [
     (
-        "SN-DCGAN vs Pac(SN-DCGAN)(4): packing lowers MCCS",
-        "000 §4.2",
-        "(0.62, 0.18) → (0.54, 0.14); MCCS(I_w) 0.84 → 0.73",
-        "needs the authors' CelebA-trained SN-DCGAN pair (a lab analogue, where present, is graded by its chapter)",
-    ),
-    (
         "Table 1: StyleGAN / PGGAN / StyleGAN2 / BigGAN all collapse",
         "000 Table 1",
         "(0.41, 0.06) / (0.48, 0.07) / (0.31, 0.05) / (0.45, 0.07); MCCS(I_w) 0.64 / 0.72 / 0.56 / 0.69",
@@ -675,30 +669,6 @@ _NOT_RUN = [
         "000 §4.3.3, Table 4",
         "(0.69, 0.12), MCCS(I_w) 0.84; (0.64, 0.09), 0.86",
         "needs the two generators and the EfficientNet / API-NET identity descriptors trained on plant and bird data",
-    ),
-    (
-        "Collapse persists under data imbalance (CelebAHQ / FFHQ / GRIC)",
-        "000 §4.3.2 (causes)",
-        "collapse in all three",
-        "needs the three data sets and StyleGAN training",
-    ),
-    (
-        "Collapse persists across 10 random restarts",
-        "000 §4.3.2 (causes)",
-        "collapse in all restarts",
-        "needs StyleGAN training",
-    ),
-    (
-        "Collapse persists across checkpoints 7707 → 12000",
-        "000 §4.3.2 (causes)",
-        "(0.51, 0.09) → (0.43, 0.06)",
-        "needs StyleGAN checkpoints",
-    ),
-    (
-        "Collapse persists across resolutions 128 to 1024",
-        "000 §4.3.2 (causes)",
-        "collapse at every resolution",
-        "needs StyleGAN at several resolutions",
     ),
 ]
 
@@ -715,6 +685,9 @@ def grade_claims(results: dict) -> list[dict]:
     rows += _faces(results)
     rows += _calibration(results)
     rows += _sensitivity(results)
+    from book.ledger_experiments import grade_experiments  # chapters 10-11: §4.2 and §4.3.2 in the lab
+
+    rows += grade_experiments(results)
     for extra in _EXTRA_GRADERS:
         rows += extra(results)
     return rows + _not_run()
