@@ -21,7 +21,7 @@ __all__ = ["ARCHS", "ARCH_DEFAULTS", "GanConfig", "LAB_VERSION", "SCALES"]
 
 #: Bumped whenever a change to the trainer or the zoo changes the weights a configuration trains to,
 #: so that cached generators of older code are not mistaken for the new ones.
-LAB_VERSION = 1
+LAB_VERSION = 2
 
 ARCHS = ("dcgan", "sn-dcgan", "wgan-gp", "vae")
 
@@ -59,8 +59,7 @@ class GanConfig:
     resolution : 28 (native) or 14 (the training images are 2 x 2 average-pooled; the sampler
         upsamples the generator's 14 px output to 28 px bilinearly).
     latent_dim : L, the size of the N(0, I) latent.
-    width : channels of the networks' first (discriminator) / last (generator) hidden layer;
-        each stage doubles / halves it (``zoo.py``).
+    width : w, the generator's channels (4w, then 2w) and half the critic's (2w, then 4w); ``zoo.py``.
     steps : generator steps (WGAN-GP: n_critic critic steps per generator step).
     batch_size : real images per discriminator step (and generated images per generator step);
         with packing, ``batch_size / pack`` packs, so Pac(X)(m) sees as many images as X.

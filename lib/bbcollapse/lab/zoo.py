@@ -3,13 +3,15 @@
 Architectures (Radford et al. 2016, scaled down; ``w`` = ``GanConfig.width``)::
 
     Generator (28 px):  z (L) -> Linear -> 4w x 7 x 7 -> BN, ReLU
-                        -> ConvT 4x4/2 -> 2w x 14 x 14 -> BN, ReLU
-                        -> ConvT 4x4/2 ->  w x 28 x 28 -> BN, ReLU -> Conv 3x3 -> 1 x 28 x 28
-    Generator (14 px):  the same without the last up-sampling stage (2w x 14 x 14 -> Conv 3x3).
-    Critic (28 px):     m x 28 x 28 -> Conv 4x4/2 -> w x 14 x 14 -> LReLU(0.2)
-                        -> Conv 4x4/2 -> 2w x 7 x 7 -> [norm] -> LReLU(0.2) -> Linear -> out
-    Critic (14 px):     m x 14 x 14 -> Conv 3x3/1 -> w x 14 x 14 -> LReLU(0.2) -> the same tail.
+                        -> ConvT 4x4/2 -> 2w x 14 x 14 -> BN, ReLU -> ConvT 4x4/2 -> 1 x 28 x 28
+    Generator (14 px):  the same with a Conv 3x3 (2w -> 1) in place of the last ConvT: 1 x 14 x 14
+    Critic (28 px):     m x 28 x 28 -> Conv 4x4/2 -> 2w x 14 x 14 -> LReLU(0.2)
+                        -> Conv 4x4/2 -> 4w x 7 x 7 -> [norm] -> LReLU(0.2) -> Linear -> out
+    Critic (14 px):     m x 14 x 14 -> Conv 3x3/1 -> 2w x 14 x 14 -> LReLU(0.2) -> the same tail.
 
+The two generators cost the same; the critic is twice the generator's width (its
+convolutions then cost about as much as the generator's, and the generator gets a useful
+signal from it within the CPU budget).
 The critic's ``norm``: batch normalisation (DCGAN), spectral normalisation of every layer and no
 batch normalisation (SN-DCGAN, Miyato et al. 2018, §4), or none (WGAN-GP, Gulrajani et al. 2017:
 batch normalisation would break the per-sample gradient penalty). ``m`` input channels are
@@ -37,31 +39,35 @@ class Generator(nn.Module):
         w = width
         self.fc = nn.Linear(latent_dim, 4 * w * 7 * 7)
         self.w = w
-        layers = [nn.BatchNorm2d(4 * w), nn.ReLU(True), nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1)]
-        layers += [nn.BatchNorm2d(2 * w), nn.ReLU(True)]
-        out = 2 * w
-        if resolution == 28:
-            layers += [nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(True)]
-            out = w
-        layers.append(nn.Conv2d(out, 1, 3, 1, 1))
-        self.body = nn.Sequential(*layers)
+        last = nn.ConvTranspose2d(2 * w, 1, 4, 2, 1) if resolution == 28 else nn.Conv2d(2 * w, 1, 3, 1, 1)
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(4 * w),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(True),
+            last,
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(self.fc(z).view(len(z), 4 * self.w, 7, 7))
 
 
 class Critic(nn.Module):
-    """(n, in_channels, R, R) -> (n, out_features): the discriminator, the WGAN critic, or the VAE encoder."""
+    """(n, in_channels, R, R) -> (n, out_features): the discriminator, the WGAN critic, or the VAE encoder.
+
+    ``width`` is the generator's ``w``; the critic's layers have 2w and 4w channels.
+    """
 
     def __init__(self, width: int, resolution: int, *, in_channels: int = 1, norm: str = "bn", out_features: int = 1):
         super().__init__()
-        w = width
+        c = 2 * width
         sn = spectral_norm if norm == "sn" else (lambda m: m)
-        first = nn.Conv2d(in_channels, w, 4, 2, 1) if resolution == 28 else nn.Conv2d(in_channels, w, 3, 1, 1)
-        layers = [sn(first), nn.LeakyReLU(0.2, True), sn(nn.Conv2d(w, 2 * w, 4, 2, 1))]
+        first = nn.Conv2d(in_channels, c, 4, 2, 1) if resolution == 28 else nn.Conv2d(in_channels, c, 3, 1, 1)
+        layers = [sn(first), nn.LeakyReLU(0.2, True), sn(nn.Conv2d(c, 2 * c, 4, 2, 1))]
         if norm == "bn":
-            layers.append(nn.BatchNorm2d(2 * w))
-        layers += [nn.LeakyReLU(0.2, True), nn.Flatten(), sn(nn.Linear(2 * w * 7 * 7, out_features))]
+            layers.append(nn.BatchNorm2d(2 * c))
+        layers += [nn.LeakyReLU(0.2, True), nn.Flatten(), sn(nn.Linear(2 * c * 7 * 7, out_features))]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
