@@ -18,7 +18,7 @@ def built(tmp_path_factory):
         [sys.executable, str(ROOT / "tools" / "build_book.py"), "--scale", "smoke", "--out", str(out)],
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=1800,  # 11 chapters, some training lab models from a cold cache
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
