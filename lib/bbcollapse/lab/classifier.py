@@ -47,12 +47,12 @@ class ClassifierConfig(TrainConfig):
     Attributes
     ----------
     steps, batch_size, lr, width, weight_decay, seed, views : as in :class:`~.nets.TrainConfig`
-        (``views``: the training augmentation, shifts and flips by default)
+        (``views``: the training augmentation, horizontal flips by default)
     features : width of the penultimate layer (the Fréchet features)
     dropout : dropout before the last layer
     """
 
-    steps: int = 1500
+    steps: int = 2000
     views: ViewConfig = CLASSIFIER_VIEWS
     features: int = 128
     dropout: float = 0.3
