@@ -259,5 +259,5 @@ def test_at_scale_sizes_and_checkpoints():
     assert (c.width, c.steps, c.pack) == (bb_lab.SCALES["default"]["width"], bb_lab.SCALES["default"]["steps"], 4)
     assert len(c.checkpoints) == 6 and c.checkpoints[-1] == c.steps and c.kept_steps == c.checkpoints
     w = GanConfig.at_scale("default", arch="wgan-gp")
-    assert w.steps == 2 * c.steps // 5
+    assert w.steps == 4 * c.steps // 5
     assert GanConfig.at_scale("smoke", steps=7).steps == 7

@@ -37,8 +37,9 @@ ARCH_DEFAULTS = {
 }
 
 #: The book's scales (``GanConfig.at_scale``): network width, batch, latent size and generator steps.
-#: smoke: a few seconds per generator; default: a DCGAN in about 1-2 minutes on 2 CPU cores
-#: (bench/bench_lab.py measures it); paper: longer training of wider networks, for a GPU.
+#: smoke: a few seconds per generator; default: a DCGAN in about 130 CPU-seconds on one thread
+#: (0.067 s per step measured on a busy 2-core machine; bench/bench_lab.py measures it), two at once
+#: with ``train_many``; paper: longer training of wider networks, for a GPU.
 SCALES = {
     "smoke": {"width": 4, "batch_size": 16, "latent_dim": 16, "steps": 20},
     "default": {"width": 16, "batch_size": 64, "latent_dim": 32, "steps": 2000},
@@ -166,9 +167,9 @@ class GanConfig:
     def at_scale(cls, scale: str, *, n_checkpoints: int = 0, **fields) -> GanConfig:
         """A configuration with the sizes of ``scale`` (``SCALES``), ``fields`` taking precedence.
 
-        WGAN-GP gets ``2 / n_critic`` of the scale's generator steps, so that it draws about as many
-        critic batches as the others' discriminators in about twice their time (its steps each
-        make ``n_critic`` critic updates with a double backward pass). ``n_checkpoints`` keeps that
+        WGAN-GP gets ``4 / n_critic`` of the scale's generator steps (1,600 at default, 8,000 critic
+        updates): at 800 its samples were still blobs. Each of its steps makes ``n_critic`` critic
+        updates with a double backward pass, so it trains about 4x as long as a DCGAN. ``n_checkpoints`` keeps that
         many generators at evenly spaced steps, the last one included.
         """
         check_option(scale, SCALES, "scale")
@@ -176,7 +177,7 @@ class GanConfig:
         arch = fields.get("arch", "dcgan")
         if arch == "wgan-gp" and "steps" not in fields:
             n_critic = fields.get("n_critic") or ARCH_DEFAULTS["wgan-gp"]["n_critic"]
-            sizes["steps"] = max(1, 2 * sizes["steps"] // n_critic)
+            sizes["steps"] = max(1, 4 * sizes["steps"] // n_critic)
         config = cls(**{**sizes, **fields})
         if n_checkpoints:
             k = check_int(n_checkpoints, "n_checkpoints", minimum=1)
