@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from bbcollapse.lab.data import fashion_mnist_dir
 from bbcollapse.lab.ring2d import assign_modes, ring
 from bbcollapse.lab.toy_core import METHODS, Run, ToyConfig
 from bbcollapse.lab.toy_gans import gaussian_pnorm_loss
 from bbcollapse.lab.toy_nets import BatchedMLP, ResidualPartitioner, adam_unrolled_step
-from bbcollapse.lab.toy_pgm import train_partitioner
+from bbcollapse.lab.toy_pgm import kmeans, train_partitioner
+from bbcollapse.lab.toy_stacked import combination_ids, label_stacked, stack_images, stacked_scores, stacked_triples
 from bbcollapse.lab.toy_study import score_model
 from bbcollapse.lab.toy_train import cache_path, load_toy, train_toy
 
@@ -95,6 +97,16 @@ def test_partitioner_is_bi_lipschitz_and_its_guide_vanishes_exactly_on_its_parti
         assert bool(((r == 0) == (best == i)).all())
 
 
+def test_kmeans_recovers_well_separated_clusters():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (6, 5))
+    x = torch.from_numpy(np.repeat(centres, 50, axis=0) + rng.normal(0, 0.1, (300, 5)))
+    got = kmeans(x, 6, seed=1).numpy()
+    d = np.linalg.norm(got[:, None] - centres[None], axis=2)
+    assert sorted(d.argmin(axis=1)) == list(range(6)) and d.min(axis=1).max() < 0.1
+    torch.testing.assert_close(kmeans(x, 6, seed=1), kmeans(x, 6, seed=1), rtol=0, atol=0)
+
+
 def test_partitioner_gives_each_ring_mode_its_own_partition():
     run = Run(ToyConfig(method="pgmgan", variant="literature", partition_steps=400), seeds=(0,))
     part = train_partitioner(run)
@@ -155,3 +167,53 @@ def test_a_short_gan_run_learns_something_on_the_literature_ring(tmp_path):
     assert not before[1][0]
     scores = score_model(model, n=5000)
     assert scores.modes >= 2 and scores.quality > 0.02
+
+
+# --------------------------------------------------------------------------- Stacked Fashion-MNIST
+def test_stacked_scores_of_constructed_label_sets():
+    every = stacked_scores(np.arange(1000))
+    assert (every.modes, every.reverse_kl) == (1000, pytest.approx(0.0, abs=1e-12))
+    one = stacked_scores(np.full(50, 421))
+    assert (one.modes, one.reverse_kl) == (1, pytest.approx(math.log(1000)))
+    half = stacked_scores(np.repeat(np.arange(0, 1000, 2), 3))
+    assert (half.modes, half.reverse_kl) == (500, pytest.approx(math.log(2)))
+    with pytest.raises(ValueError, match="0..999"):
+        stacked_scores(np.array([1000]))
+
+
+def test_combination_ids_and_stacking():
+    np.testing.assert_array_equal(combination_ids([[1, 2, 3], [9, 0, 9]]), [123, 909])
+    with pytest.raises(ValueError, match="0..9"):
+        combination_ids([[1, 2, 10]])
+    items = np.arange(4 * 28 * 28, dtype=np.int64).reshape(4, 28, 28) % 256
+    triples = stacked_triples(5, seed=1, n_items=4)
+    x = stack_images(items.astype(np.uint8), triples)
+    assert x.shape == (5, 3, 28, 28) and x.dtype == np.float32
+    np.testing.assert_allclose(x[2, 1], items[triples[2, 1]] / 255.0)
+    bright = lambda imgs: (imgs.reshape(len(imgs), -1).mean(axis=1) > 0.5).astype(int)  # noqa: E731
+    ids = label_stacked(x, bright)
+    np.testing.assert_array_equal(ids, combination_ids(bright(x.reshape(-1, 1, 28, 28)).reshape(-1, 3)))
+
+
+def test_real_stacked_data_labelled_by_its_true_classes_covers_every_combination():
+    labels = np.random.default_rng(0).integers(0, 10, 60_000)  # stands for Fashion-MNIST's labels
+    triples = stacked_triples(26_000, seed=3, n_items=60_000)
+    s = stacked_scores(combination_ids(labels[triples]))
+    assert s.modes == 1000  # each combination has probability 1/1000: 26 expected per combination
+    assert 0 < s.reverse_kl < 0.05  # multinomial noise only: about (1000 - 1) / (2 * 26000) = 0.019
+
+
+@pytest.mark.skipif(not fashion_mnist_dir().exists(), reason="Fashion-MNIST is not installed")
+@pytest.mark.parametrize("method", ["pacgan", "pgmgan"])
+def test_stacked_methods_train_and_generate_images(method, tmp_path):
+    cfg = ToyConfig(
+        method=method, benchmark="stacked-fmnist", variant="seed002", steps=3, batch_size=8, z_dim=8, width=32,
+        layers=3, partition_steps=2, partitions=6,
+    )  # fmt: skip
+    (model,) = train_toy(cfg, (1,), cache_dir=tmp_path, progress=False)
+    x = np.asarray(model.sampler()(4, 5).x)
+    assert x.shape == (5, 3, 28, 28) and 0 <= x.min() and x.max() <= 1
+    with pytest.raises(ValueError, match="not a 2-D mixture"):
+        _ = cfg.spec
+    with pytest.raises(ValueError, match="variant"):
+        ToyConfig(method="gan", benchmark="stacked-fmnist")

@@ -35,8 +35,13 @@ import torch
 from .._validation import check_int, check_option, check_positive
 from .ring2d import BENCHMARKS, VARIANTS, Mixture2D, benchmark, training_set
 from .toy_nets import seed_generators
+from .toy_stacked import stacked_triples
 
-__all__ = ["FORMAT_VERSION", "METHODS", "METHOD_VERSIONS", "Run", "ToyConfig"]
+__all__ = ["FORMAT_VERSION", "METHODS", "METHOD_VERSIONS", "STACKED", "Run", "ToyConfig"]
+
+#: the image benchmark: seed 002's Stacked-MNIST protocol on Fashion-MNIST (:mod:`bbcollapse.lab.toy_stacked`)
+STACKED = "stacked-fmnist"
+_STACKED_DIM, _STACKED_TRAIN, _STACKED_PARTITIONS = 3 * 28 * 28, 100_000, 200
 
 #: bump when the shared training code changes what a configuration produces (invalidates every cached model)
 FORMAT_VERSION = 1
@@ -44,7 +49,7 @@ FORMAT_VERSION = 1
 METHODS = ("gan", "pacgan", "bigan", "unrolled", "veegan", "invertgan", "wgan-gp", "pgmgan")
 
 #: bump a method's entry when its own training code changes (invalidates that method's cached models)
-METHOD_VERSIONS = dict.fromkeys(METHODS, 1)
+METHOD_VERSIONS = dict.fromkeys(METHODS, 1) | {"pgmgan": 2}
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,9 @@ class ToyConfig:
     Attributes
     ----------
     method : one of METHODS
-    benchmark, variant : which mixture (:func:`bbcollapse.lab.ring2d.benchmark`)
+    benchmark, variant : which mixture (:func:`bbcollapse.lab.ring2d.benchmark`), or
+      ``benchmark="stacked-fmnist", variant="seed002"``: 100K stacked Fashion-MNIST images per seed,
+      a sigmoid on the generator's output, k = 200 partitions by default (seed 002, section 5.2)
     steps : mini-batches (generator updates)
     batch_size, z_dim, width, layers : data batch, latent dimension, hidden width, linear layers per net
     lr, beta1, beta2 : Adam's, for every network
@@ -86,8 +93,8 @@ class ToyConfig:
 
     def __post_init__(self):
         check_option(self.method, METHODS, "method")
-        check_option(self.benchmark, BENCHMARKS, "benchmark")
-        check_option(self.variant, VARIANTS, "variant")
+        check_option(self.benchmark, (*BENCHMARKS, STACKED), "benchmark")
+        check_option(self.variant, ("seed002",) if self.benchmark == STACKED else VARIANTS, "variant")
         for name in ("steps", "batch_size", "z_dim", "width", "pack", "unroll", "n_critic", "partition_steps"):
             check_int(getattr(self, name), name, minimum=1)
         check_int(self.layers, "layers", minimum=2)
@@ -98,13 +105,30 @@ class ToyConfig:
             raise ValueError(f"Adam's betas must lie in [0, 1); got ({self.beta1}, {self.beta2})")
 
     @property
+    def stacked(self) -> bool:
+        """Whether this is the Stacked Fashion-MNIST benchmark (images) rather than a 2-D mixture."""
+        return self.benchmark == STACKED
+
+    @property
     def spec(self) -> Mixture2D:
+        if self.stacked:
+            raise ValueError("the Stacked Fashion-MNIST benchmark is not a 2-D mixture")
         return benchmark(self.benchmark, self.variant)
 
     @property
+    def data_dim(self) -> int:
+        """Dimension of a data point: 2, or 3 x 28 x 28 for stacked images."""
+        return _STACKED_DIM if self.stacked else 2
+
+    @property
+    def output(self) -> str | None:
+        """The generator's output non-linearity: a sigmoid for images in [0, 1], none for 2-D points."""
+        return "sigmoid" if self.stacked else None
+
+    @property
     def n_partitions(self) -> int:
-        """The PGMGAN mixture's k: ``partitions``, or the number of modes when it is 0."""
-        return self.partitions or self.spec.m
+        """The PGMGAN mixture's k: ``partitions``, else the number of modes (2-D) or 200 (images, seed 002)."""
+        return self.partitions or (_STACKED_PARTITIONS if self.stacked else self.spec.m)
 
     def key(self, seed: int, group=()) -> str:
         """A hash of the full configuration, the seed, the seeds it trained with and the format version.
@@ -144,9 +168,17 @@ class Run:
         self.config = config
         self.seeds = tuple(int(s) for s in seeds)
         self.S = len(self.seeds)
-        self.spec = config.spec
-        self.data = torch.from_numpy(np.stack([training_set(self.spec, s) for s in self.seeds]))
+        if config.stacked:
+            from .data import load_fashion_mnist
+
+            items = load_fashion_mnist("train")[0]
+            self.items = torch.from_numpy(items.reshape(len(items), -1))
+            triples = [stacked_triples(_STACKED_TRAIN, s, len(items)) for s in self.seeds]
+            self.data = torch.from_numpy(np.stack(triples))  # (S, n, 3) item indices, stacked per batch
+        else:
+            self.data = torch.from_numpy(np.stack([training_set(config.spec, s) for s in self.seeds]))
         self.labels = None  # per-seed labels of the training points (the PGMGAN partitions)
+        self.labeller = None  # or a callable (S, n, d) -> (S, n) labels, applied to each drawn batch
         self.priors = None  # per-seed mixture weights (the PGMGAN partition shares)
         self._data_gens = seed_generators(self.seeds, 1)
         self._latent_gens = seed_generators(self.seeds, 2)
@@ -154,11 +186,27 @@ class Run:
         self.optims: dict[str, tuple[list, torch.optim.Adam]] = {}
         self._rows = torch.arange(self.S)[:, None]
 
+    @property
+    def n_train(self) -> int:
+        return self.data.shape[1]
+
+    def points_at(self, idx: torch.Tensor) -> torch.Tensor:
+        """Training points ``idx`` (S, n) of each seed: (S, n, data_dim) float32."""
+        picked = self.data[self._rows, idx]
+        if not self.config.stacked:
+            return picked
+        return self.items[picked].reshape(self.S, idx.shape[1], -1).float() / 255.0
+
     def real(self, n: int, *, with_labels: bool = False):
-        """n training points per seed, drawn with replacement: (S, n, 2) (and their labels (S, n))."""
-        idx = torch.stack([torch.randint(self.data.shape[1], (n,), generator=g) for g in self._data_gens])
-        x = self.data[self._rows, idx]
-        return (x, self.labels[self._rows, idx]) if with_labels else x
+        """n training points per seed, drawn with replacement: (S, n, d) (and their labels (S, n))."""
+        idx = torch.stack([torch.randint(self.n_train, (n,), generator=g) for g in self._data_gens])
+        x = self.points_at(idx)
+        if not with_labels:
+            return x
+        if self.labels is None:
+            with torch.no_grad():
+                return x, self.labeller(x)
+        return x, self.labels[self._rows, idx]
 
     def latent(self, n: int, dim: int | None = None) -> torch.Tensor:
         """Standard normal latents per seed: (S, n, dim), dim = z_dim by default."""

@@ -45,7 +45,7 @@ def _real_loss(logits):
 
 def _generator(run: Run) -> BatchedMLP:
     c = run.config
-    return BatchedMLP(c.hidden(c.z_dim, 2), run.seeds, net_id=0)
+    return BatchedMLP(c.hidden(c.z_dim, c.data_dim), run.seeds, net_id=0, out=c.output)
 
 
 def _two_player(run: Run, d_in: int, extra: dict | None = None) -> None:
@@ -83,7 +83,7 @@ def _d_and_g_steps(run: Run, real_in, fake_in, g_extra=None) -> dict:
 
 # ---------------------------------------------------------------- GAN and PacGAN
 def _setup_gan(run: Run) -> None:
-    _two_player(run, 2)
+    _two_player(run, run.config.data_dim)
 
 
 def _step_gan(run: Run, t: int) -> dict:
@@ -92,24 +92,24 @@ def _step_gan(run: Run, t: int) -> dict:
 
 
 def _setup_pacgan(run: Run) -> None:
-    _two_player(run, 2 * run.config.pack)
+    _two_player(run, run.config.pack * run.config.data_dim)
 
 
 def _step_pacgan(run: Run, t: int) -> dict:
-    B, m = run.config.batch_size, run.config.pack
-    real = run.real(B * m).reshape(run.S, B, 2 * m)
-    fake = run.nets["G"](run.latent(B * m)).reshape(run.S, B, 2 * m)
+    B, m, d = run.config.batch_size, run.config.pack, run.config.data_dim
+    real = run.real(B * m).reshape(run.S, B, d * m)
+    fake = run.nets["G"](run.latent(B * m)).reshape(run.S, B, d * m)
     return _d_and_g_steps(run, real, fake)
 
 
 # ---------------------------------------------------------------- BiGAN and VEEGAN
 def _setup_with_inverse(run: Run, d_in: int) -> None:
     c = run.config
-    _two_player(run, d_in, {"F": BatchedMLP(c.hidden(2, c.z_dim), run.seeds, net_id=2)})
+    _two_player(run, d_in, {"F": BatchedMLP(c.hidden(c.data_dim, c.z_dim), run.seeds, net_id=2)})
 
 
 def _setup_bigan(run: Run) -> None:
-    _setup_with_inverse(run, 2 + run.config.z_dim)
+    _setup_with_inverse(run, run.config.data_dim + run.config.z_dim)
 
 
 def _step_bigan(run: Run, t: int) -> dict:
@@ -125,7 +125,7 @@ def _step_bigan(run: Run, t: int) -> dict:
 
 
 def _setup_veegan(run: Run) -> None:
-    _setup_with_inverse(run, run.config.z_dim + 2)
+    _setup_with_inverse(run, run.config.z_dim + run.config.data_dim)
 
 
 def _step_veegan(run: Run, t: int) -> dict:
@@ -170,7 +170,7 @@ def gaussian_pnorm_loss(z: torch.Tensor, p: float = 2.0) -> torch.Tensor:
 
 
 def _setup_invertgan(run: Run) -> None:
-    _setup_with_inverse(run, 2)
+    _setup_with_inverse(run, run.config.data_dim)
 
 
 def _step_invertgan(run: Run, t: int) -> dict:
@@ -189,7 +189,7 @@ def _step_invertgan(run: Run, t: int) -> dict:
 
 # ---------------------------------------------------------------- Unrolled GAN
 def _setup_unrolled(run: Run) -> None:
-    _two_player(run, 2)
+    _two_player(run, run.config.data_dim)
 
 
 def _step_unrolled(run: Run, t: int) -> dict:
@@ -216,7 +216,7 @@ def _step_unrolled(run: Run, t: int) -> dict:
 
 # ---------------------------------------------------------------- WGAN-GP
 def _setup_wgan_gp(run: Run) -> None:
-    _two_player(run, 2)
+    _two_player(run, run.config.data_dim)
 
 
 def _step_wgan_gp(run: Run, t: int) -> dict:

@@ -59,10 +59,12 @@ class BatchedMLP:
     seeds : one seed per copy
     net_id : distinguishes the networks of one run (G, D, encoder...) in the seed streams
     params : existing parameters (a list of (S, a, b) weights and (S, 1, b) biases) instead of an init
+    out : None, or "sigmoid" on the last layer (generated images in [0, 1])
     """
 
-    def __init__(self, sizes, seeds, net_id: int = 0, params=None):
+    def __init__(self, sizes, seeds, net_id: int = 0, params=None, out: str | None = None):
         self.sizes = tuple(int(s) for s in sizes)
+        self.out = out
         if params is None:
             gens = seed_generators(seeds, 1000 + net_id)
             params = []
@@ -79,7 +81,7 @@ class BatchedMLP:
             x = torch.baddbmm(ps[2 * i + 1], x, ps[2 * i])
             if i < n_layers - 1:
                 x = torch.relu(x)
-        return x
+        return torch.sigmoid(x) if self.out == "sigmoid" else x
 
 
 def _spectral_scaled(w: torch.Tensor, bound: float) -> torch.Tensor:

@@ -20,16 +20,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.cluster.vq import kmeans2
 
 from .._validation import check_int
 from ..blackbox.protocols import Batch
 from .toy_core import Run, ToyConfig
 from .toy_nets import BatchedMLP, ResidualPartitioner, seed_generators, seed_means
 
-__all__ = ["MixtureDiscriminator", "MixtureGenerator", "MixtureSampler", "setup_pgmgan", "step_pgmgan"]
+__all__ = ["MixtureDiscriminator", "MixtureGenerator", "MixtureSampler", "kmeans", "setup_pgmgan", "step_pgmgan"]
 
 _GRAPH_POINTS, _NEIGHBOURS, _EDGE_BATCH = 2000, 10, 256
+_PRIOR_POINTS, _PRIOR_BLOCK = 10_000, 2_000
 
 
 def _entropy(p: torch.Tensor) -> torch.Tensor:
@@ -41,9 +41,8 @@ class MixtureGenerator:
 
     def __init__(self, config: ToyConfig, seeds, params=None):
         c, k = config, config.n_partitions
-        self.trunk = BatchedMLP(
-            c.hidden(c.width, 2)[1:], seeds, net_id=10, params=None if params is None else params[2:]
-        )
+        trunk_params = None if params is None else params[2:]
+        self.trunk = BatchedMLP(c.hidden(c.width, c.data_dim)[1:], seeds, net_id=10, params=trunk_params, out=c.output)
         if params is None:
             gens = seed_generators(seeds, 1020)
             bound = 1.0 / np.sqrt(c.z_dim)
@@ -68,7 +67,7 @@ class MixtureDiscriminator:
     def __init__(self, config: ToyConfig, seeds, params=None):
         c, k = config, config.n_partitions
         self.trunk = BatchedMLP(
-            c.hidden(2, c.width)[:-1], seeds, net_id=11, params=None if params is None else params[:-2]
+            c.hidden(c.data_dim, c.width)[:-1], seeds, net_id=11, params=None if params is None else params[:-2]
         )
         if params is None:
             gens = seed_generators(seeds, 1021)
@@ -93,6 +92,27 @@ def _knn_edges(points: torch.Tensor, k: int) -> torch.Tensor:
     return d.topk(k, dim=2, largest=False).indices
 
 
+def kmeans(points: torch.Tensor, k: int, seed: int, iters: int = 10) -> torch.Tensor:
+    """Lloyd's k-means from a k-means++ start (Arthur and Vassilvitskii, 2007): (n, d) -> (k, d) centroids.
+
+    Deterministic for a seed; an empty cluster keeps its previous centroid.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    x = points
+    cent = x[torch.randint(len(x), (1,), generator=g)]
+    d2 = ((x - cent[0]) ** 2).sum(dim=1)
+    for _ in range(1, k):  # each new centre drawn with probability proportional to the squared distance
+        nxt = x[torch.multinomial(d2.double().clamp_min(0) + 1e-300, 1, generator=g)]
+        cent = torch.cat([cent, nxt])
+        d2 = torch.minimum(d2, ((x - nxt[0]) ** 2).sum(dim=1))
+    for _ in range(iters):
+        assign = torch.cdist(x, cent).argmin(dim=1)
+        sums = torch.zeros_like(cent).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k)
+        cent = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], cent)
+    return cent
+
+
 def _kmeans_head(part: ResidualPartitioner, pts: torch.Tensor, seeds) -> None:
     """Start the logits at a k-means++ partition of phi(points): ``f_c = tau (2 c_c . phi - |c_c|^2)``.
 
@@ -102,9 +122,9 @@ def _kmeans_head(part: ResidualPartitioner, pts: torch.Tensor, seeds) -> None:
     """
     k = part.classes
     with torch.no_grad():
-        feats = part.features(pts).double().numpy()
+        feats = part.features(pts)
         for s, seed in enumerate(seeds):
-            cent, _ = kmeans2(feats[s], k, minit="++", seed=int(seed))
+            cent = kmeans(feats[s], k, seed=int(seed)).double().numpy()
             d2 = ((cent[:, None] - cent[None]) ** 2).sum(-1)
             tau = 10.0 / max(np.min(d2[~np.eye(k, dtype=bool)]), 1e-12)
             part.params[-2][s] = torch.from_numpy(2 * tau * cent.T).float()
@@ -114,8 +134,8 @@ def _kmeans_head(part: ResidualPartitioner, pts: torch.Tensor, seeds) -> None:
 def train_partitioner(run: Run) -> ResidualPartitioner:
     """Fit seed 002's Eq. 5 on a k-NN graph of each seed's training points (see the module docstring)."""
     c = run.config
-    part = ResidualPartitioner(2, c.n_partitions, run.seeds)
-    pts = run.data[:, :_GRAPH_POINTS]
+    part = ResidualPartitioner(c.data_dim, c.n_partitions, run.seeds)
+    pts = run.points_at(torch.arange(_GRAPH_POINTS).expand(run.S, -1))
     _kmeans_head(part, pts, run.seeds)
     opt = torch.optim.Adam(part.params, lr=1e-2)
     nbrs = _knn_edges(pts, _NEIGHBOURS)
@@ -133,19 +153,35 @@ def train_partitioner(run: Run) -> ResidualPartitioner:
     return part
 
 
-def _assign(part: ResidualPartitioner, x: torch.Tensor, block: int = 50_000) -> torch.Tensor:
+def _assign(part: ResidualPartitioner, run: Run, block: int = 5_000) -> torch.Tensor:
+    """Partition of every training point of every seed: (S, n) int64."""
+    out = []
     with torch.no_grad():
-        return torch.cat([part.logits(x[:, s : s + block]).argmax(dim=2) for s in range(0, x.shape[1], block)], dim=1)
+        for s in range(0, run.n_train, block):
+            idx = torch.arange(s, min(s + block, run.n_train)).expand(run.S, -1)
+            out.append(part.logits(run.points_at(idx)).argmax(dim=2))
+    return torch.cat(out, dim=1)
 
 
 def setup_pgmgan(run: Run) -> None:
-    """Train the partitioner, label the training points, build the mixture and its optimisers."""
+    """Train the partitioner, label the training points, build the mixture and its optimisers.
+
+    2-D points are all labelled once. Stacked images are labelled batch by batch as they are drawn
+    (labelling 100K images per seed through the partitioner would cost more than the training),
+    and the partition shares pi are estimated on the first 10K images.
+    """
     part = train_partitioner(run)
     for p in part.params:
         p.requires_grad_(False)
-    run.labels = _assign(part, run.data)
     k = run.config.n_partitions
-    counts = torch.stack([torch.bincount(lab, minlength=k) for lab in run.labels]).double()
+    if run.config.stacked:
+        run.labeller = lambda x: part.logits(x).argmax(dim=2)
+        first = torch.arange(_PRIOR_POINTS).expand(run.S, -1)
+        with torch.no_grad():
+            labels = torch.cat([run.labeller(run.points_at(b)) for b in first.split(_PRIOR_BLOCK, dim=1)], dim=1)
+    else:
+        run.labels = labels = _assign(part, run)
+    counts = torch.stack([torch.bincount(lab, minlength=k) for lab in labels]).double()
     run.nets.update(P=part, G=MixtureGenerator(run.config, run.seeds), D=MixtureDiscriminator(run.config, run.seeds))
     run.priors = counts / counts.sum(dim=1, keepdim=True)
     run.optimise("D", run.nets["D"].params)
@@ -214,8 +250,8 @@ class MixtureSampler:
             xs.append(x[0, keep])
             got += int(keep.sum())
             if got >= n:
-                z_all, x_all = torch.cat(zs)[:n], torch.cat(xs)[:n]
-                return Batch(z_all.numpy(), x_all.double().numpy())
+                z_all, x_all = torch.cat(zs)[:n], torch.cat(xs)[:n].double().numpy()
+                return Batch(z_all.numpy(), x_all.reshape(n, 3, 28, 28) if self.config.stacked else x_all)
         raise ValueError(f"only {got} of {n} samples accepted among {tried} candidates (seed 002's R_i(x) = 0 rule)")
 
     def __repr__(self):

@@ -93,19 +93,20 @@ class TrainedToy:
         c = self.config
         if c.method == "pgmgan":
             return MixtureGenerator(c, (self.seed,), params=self.params("G"))
-        return BatchedMLP(c.hidden(c.z_dim, 2), (self.seed,), params=self.params("G"))
+        return BatchedMLP(c.hidden(c.z_dim, c.data_dim), (self.seed,), params=self.params("G"), out=c.output)
 
     def sampler(self):
-        """The model as a black box ``sampler(seed, n) -> Batch(z, x)``, x float64 (n, 2)."""
+        """The model as a black box ``sampler(seed, n) -> Batch(z, x)``: x float64 (n, 2), or images (n, 3, 28, 28)."""
         c = self.config
         G = self.generator()
         if c.method == "pgmgan":
-            P = ResidualPartitioner(2, c.n_partitions, (self.seed,), params=self.params("P"))
+            P = ResidualPartitioner(c.data_dim, c.n_partitions, (self.seed,), params=self.params("P"))
             return MixtureSampler(c, G, P, self.tensors["priors"][0].numpy())
 
         def generate(z):
             with torch.no_grad():
-                return G(torch.from_numpy(z)[None])[0].double().numpy()
+                x = G(torch.from_numpy(z)[None])[0].double().numpy()
+            return x.reshape(len(x), 3, 28, 28) if c.stacked else x
 
         return GaussianLatentModel(generate, c.z_dim, name=f"{c.method} on {c.benchmark}/{c.variant}, seed {self.seed}")
 
