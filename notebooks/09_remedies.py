@@ -193,8 +193,8 @@ else:
 
 
 # %% tags=["hide-input"]
-def best_by_rkl(variant, bench, methods):
-    return min(methods, key=lambda m: table[variant][bench][m]["reverse_kl"][0])
+def best_by_rkl(variant, bench, methods, key="reverse_kl"):
+    return min(methods, key=lambda m: table[variant][bench][m][key][0])
 
 
 seed_methods = tuple(SEED004_TABLE1)
@@ -206,6 +206,7 @@ for v in RUN_VARIANTS:
             "invertgan_all_modes_every_seed": inv["all_modes"] == len(SEEDS),
             "best_rkl_of_seed_methods": best_by_rkl(v, b, seed_methods),
             "best_rkl_of_all": best_by_rkl(v, b, METHODS),
+            "best_normalised_rkl_of_seed_methods": best_by_rkl(v, b, seed_methods, "reverse_kl_normalised"),
         }
 lines = []
 for key, vd in verdicts.items():
@@ -214,9 +215,15 @@ for key, vd in verdicts.items():
     lines.append(
         f"*{key}*: InvertGAN covers every mode in {inv['all_modes']} of {len(SEEDS)} runs "
         f"(seed: all 5); the lowest reverse KL among the seed's five methods is "
-        f"{LABEL[vd['best_rkl_of_seed_methods']]} (seed: InvertGAN), among all eight {LABEL[vd['best_rkl_of_all']]}."
+        f"{LABEL[vd['best_rkl_of_seed_methods']]} (seed: InvertGAN), among all eight {LABEL[vd['best_rkl_of_all']]}; "
+        f"by the reverse KL of the high-quality points alone, {LABEL[vd['best_normalised_rkl_of_seed_methods']]}."
     )
 say(" ".join(lines))
+say(
+    "The seed's reverse KL counts low-quality points as missing mass (its $\\sum_i p_i < 1$), so a model "
+    "whose points all miss the 3-sd disks scores 0, better than any imbalanced model of perfect quality; "
+    "where quality is low, read the last comparison (`reverse_kl_normalised` in the results)."
+)
 
 # %% [markdown]
 # ## Samples over the mode centres

@@ -101,6 +101,15 @@ def test_low_quality_points_make_the_reverse_kl_negative_as_the_seed_says():
     assert s.reverse_kl < 0
 
 
+def test_normalised_reverse_kl_ignores_low_quality_points():
+    spec = ring()
+    x = np.vstack([np.repeat(spec.means[:2], 5, axis=0), np.zeros((90, 2))])
+    s = mode_scores(x, spec)
+    assert s.reverse_kl == pytest.approx(0.1 * math.log(0.05 * 8))  # the seed's: negative
+    assert s.reverse_kl_normalised == pytest.approx(math.log(4))  # two equal modes of eight
+    assert mode_scores(np.zeros((5, 2)), spec).reverse_kl_normalised == 0.0
+
+
 def test_reverse_kl_of_an_unequal_split():
     spec = ring()
     x = np.vstack([np.repeat(spec.means[:1], 75, axis=0), np.repeat(spec.means[1:2], 25, axis=0)])

@@ -22,7 +22,11 @@ when it lies within 3 standard deviations (Euclidean distance ``<= 3 sd``) of it
 to at least one high-quality point; the *reverse KL* is ``sum_i p_i log(p_i / (1/m))`` over the m
 modes, with ``p_i`` the fraction of ALL generated points that are high quality and nearest mode
 i. As the seed notes, ``sum_i p_i < 1`` when some points are of low quality, so this "reverse KL"
-can be negative. Modes with ``p_i = 0`` contribute 0.
+can be negative. Modes with ``p_i = 0`` contribute 0. A flaw follows: a model whose points all
+miss the 3-sd disks scores 0, better than any imbalanced model of perfect quality. So
+:class:`ModeScores` also carries ``reverse_kl_normalised``, the same sum over the high-quality
+points' own distribution ``p_i / sum_j p_j`` (a true KL from the uniform, in [0, log m]; 0 when no
+point is of high quality); tables say which one they show.
 
 **A descriptor for 2-D points** (:class:`RandomFourierFeatures`): normalised random Fourier
 features, so that the cosine of two points approximates the Gaussian kernel
@@ -178,6 +182,12 @@ class ModeScores:
     reverse_kl: float
     counts: np.ndarray
     n: int
+
+    @property
+    def reverse_kl_normalised(self) -> float:
+        """KL of the high-quality points' mode frequencies from the uniform (0 when there are none)."""
+        total = int(self.counts.sum())
+        return scores_from_counts(self.counts, total)[2] if total else 0.0
 
     def __repr__(self):
         return (

@@ -81,14 +81,15 @@ def summarise_scores(scores) -> dict:
 
     Returns
     -------
-    dict: "modes", "quality" (percent), "reverse_kl" -> (mean, sd over seeds); "per_seed" -> the
-    per-seed triples; "all_modes" -> how many seeds cover every mode
+    dict: "modes", "quality" (percent), "reverse_kl", "reverse_kl_normalised" -> (mean, sd over seeds);
+    "per_seed" -> the per-seed (modes, quality, reverse KL); "all_modes" -> how many seeds cover every mode
     """
     scores = list(scores)
     return {
         "modes": mean_sd([s.modes for s in scores]),
         "quality": mean_sd([100.0 * s.quality for s in scores]),
         "reverse_kl": mean_sd([s.reverse_kl for s in scores]),
+        "reverse_kl_normalised": mean_sd([s.reverse_kl_normalised for s in scores]),
         "per_seed": [(s.modes, 100.0 * s.quality, s.reverse_kl) for s in scores],
         "all_modes": int(sum(s.modes == s.counts.size for s in scores)),
     }
