@@ -82,7 +82,8 @@ def _d_and_g_steps(run: Run, real_in, fake_in, g_extra=None) -> dict:
 
 
 # ---------------------------------------------------------------- GAN and PacGAN
-def _setup_gan(run: Run) -> None:
+def _setup_plain(run: Run) -> None:
+    """G and a discriminator (or critic) of one data point: GAN, Unrolled GAN, WGAN-GP."""
     _two_player(run, run.config.data_dim)
 
 
@@ -164,9 +165,12 @@ def gaussian_pnorm_loss(z: torch.Tensor, p: float = 2.0) -> torch.Tensor:
     zc = z - mu[:, None, :]
     cov = zc.transpose(1, 2) @ zc / (z.shape[1] - 1)
     eye = torch.eye(z.shape[2], dtype=z.dtype)
-    return ((mu.abs() ** p).sum(dim=1) + 1e-12) ** (1 / p) + (((cov - eye).abs() ** p).sum(dim=(1, 2)) + 1e-12) ** (
-        1 / p
-    )
+    return _pnorm(mu, p, 1) + _pnorm(cov - eye, p, (1, 2))
+
+
+def _pnorm(t: torch.Tensor, p: float, dims) -> torch.Tensor:
+    """Entrywise p-norm over ``dims``, smooth at 0."""
+    return ((t.abs() ** p).sum(dim=dims) + 1e-12) ** (1 / p)
 
 
 def _setup_invertgan(run: Run) -> None:
@@ -188,10 +192,6 @@ def _step_invertgan(run: Run, t: int) -> dict:
 
 
 # ---------------------------------------------------------------- Unrolled GAN
-def _setup_unrolled(run: Run) -> None:
-    _two_player(run, run.config.data_dim)
-
-
 def _step_unrolled(run: Run, t: int) -> dict:
     c = run.config
     G, D = run.nets["G"], run.nets["D"]
@@ -215,10 +215,6 @@ def _step_unrolled(run: Run, t: int) -> dict:
 
 
 # ---------------------------------------------------------------- WGAN-GP
-def _setup_wgan_gp(run: Run) -> None:
-    _two_player(run, run.config.data_dim)
-
-
 def _step_wgan_gp(run: Run, t: int) -> dict:
     c = run.config
     G, D = run.nets["G"], run.nets["D"]
@@ -240,11 +236,11 @@ def _step_wgan_gp(run: Run, t: int) -> dict:
 
 #: method -> (setup(run), step(run, t) -> {"d": (S,), "g": (S,)} per-seed losses)
 STEPS = {
-    "gan": (_setup_gan, _step_gan),
+    "gan": (_setup_plain, _step_gan),
     "pacgan": (_setup_pacgan, _step_pacgan),
     "bigan": (_setup_bigan, _step_bigan),
-    "unrolled": (_setup_unrolled, _step_unrolled),
+    "unrolled": (_setup_plain, _step_unrolled),
     "veegan": (_setup_veegan, _step_veegan),
     "invertgan": (_setup_invertgan, _step_invertgan),
-    "wgan-gp": (_setup_wgan_gp, _step_wgan_gp),
+    "wgan-gp": (_setup_plain, _step_wgan_gp),
 }
