@@ -237,7 +237,7 @@ print(encoder, classifier, lab_tr, f"lab sets embedded in {lab_embed_s:.0f} s", 
 ID_METRICS = ("mccs", "frechet", "kid", "prdc", "vendi", "birthday", "ndb", "ssim", "ms_ssim")
 
 
-def subject(name, *, pool, ref, src, views, tr, id_name, fd_name, ms_levels, trunc=None):
+def subject(name, *, pool, ref, src, views, tr, id_name, fd_name, ms_levels, nets, trunc=None):
     options = {
         "prdc": {"nearest_k": 5},
         "ndb": {"bins": ndb_bins(ref["id"], S["bins"], seed=SEED)},
@@ -248,15 +248,16 @@ def subject(name, *, pool, ref, src, views, tr, id_name, fd_name, ms_levels, tru
         "inception_score": {"splits": 1},
     }
     return dict(name=name, pool=pool, ref=ref, src=src, views=views, tr=tr, trunc=trunc or {}, id_name=id_name,
-                fd_name=fd_name, options=options)  # fmt: skip
+                fd_name=fd_name, options=options, nets=[bb.identity_of(n) for n in nets])  # fmt: skip
 
 
 SUBJECTS = {
     "faces": subject("faces", pool=face_pool, ref=face_ref, src=face_src, views=face_views, tr=face_tr,
                      id_name=f"{FACE} embeddings", fd_name="EfficientNet-lite0 features", ms_levels=3,
-                     trunc=face_trunc),
+                     nets=(gan, desc, effnet), trunc=face_trunc),
     "lab": subject("lab", pool=lab_pool, ref=lab_ref, src=lab_src, views=lab_views, tr=lab_tr,
-                   id_name="the lab's instance encoder", fd_name="the lab classifier's features", ms_levels=2),
+                   id_name="the lab's instance encoder", fd_name="the lab classifier's features", ms_levels=2,
+                   nets=(encoder, classifier)),
 }  # fmt: skip
 
 
@@ -297,7 +298,8 @@ def direction(name):
     return COLLAPSE_DIRECTION[name.removeprefix("2nd ")]
 
 
-# the cache key names everything a read-out depends on, the metrics' and statistics' source included
+# the cache key names everything a read-out depends on: the networks, the sizes, theta and r, and the source of
+# the metrics and statistics (the sets themselves are functions of these and of the seed)
 CODE = "".join(
     p.read_text()
     for d in ("metrics", "stats", "neighbors")
@@ -313,7 +315,7 @@ for sname, sub in SUBJECTS.items():
     # the engine's first call starts numba's OpenMP layer, which resets the OpenMP thread count torch
     # shares (to 2, measured): set it back, or every SSIM afterwards runs 10x slower on a busy machine
     torch.set_num_threads(1)
-    study = key(sname, sub["id_name"], bb.identity_of(desc), S, N_SOURCES, N_VIEWS, sub["tr"], SEED, NAMES[sname], CODE)
+    study = key(sname, sub["nets"], S, FRACTIONS, PSIS, N_SOURCES, N_VIEWS, sub["tr"], SEED, NAMES[sname], CODE)
     TABLE[sname] = {}
     for c, (kind, level) in enumerate(conds):
         reps = S["r0"] if kind == "null" else S["r"]
@@ -389,22 +391,28 @@ half = max(p.power_ci95[1] - p.power_ci95[0] for s in POWER.values() for c in s.
 print(f"95% Clopper-Pearson half-widths of the power estimates: up to {half:.2f}")
 
 # %% tags=["hide-input"]
-panels = [(s, kind) for s in TABLE for kind in ("exact", "jittered", "truncation") if any(c[0] == kind for c in ALT[s])]
-fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.4), sharey=True)
-for ax, (sname, kind) in zip(axes, panels):
-    levels = [lv for k, lv in ALT[sname] if k == kind]
-    x = [0.0] + [1 - lv if kind == "truncation" else lv for lv in levels]
-    colours = plt.cm.tab20(np.linspace(0, 1, len(NAMES[sname])))
-    for k, col in zip(NAMES[sname], colours):
-        y = [POWER[sname][ALT[sname][0]][k].false_alarm] + [POWER[sname][(kind, lv)][k].power for lv in levels]
-        style = dict(color="k", lw=3, zorder=5) if k == "mccs.worst" else dict(color=col, lw=1.3)
-        ax.plot(x, y, "s--" if "frechet" in k else "o-", label=label(sname, k), ms=4, **style)
-    ax.axhline(ALPHA, color="grey", ls=":", lw=1)
-    ax.set_xlabel("1 - psi" if kind == "truncation" else f"share of {kind} duplicates of {N_SOURCES} items")
-    ax.set_title(f"{sname}: {kind}", fontsize=10)
-    if kind != "jittered":
-        ax.legend(fontsize=6, loc="upper left")
-axes[0].set_ylabel(f"detection power at {ALPHA:.0%} false alarms")
+keys = list(dict.fromkeys(NAMES["faces"] + NAMES["lab"]))
+colour = dict(zip(keys, plt.cm.tab20(np.linspace(0, 1, len(keys)))))
+fig, axes = plt.subplots(2, 3, figsize=(15, 8.6), sharey=True)
+for row, sname in enumerate(TABLE):
+    kinds = [k for k in ("exact", "jittered", "truncation") if any(c[0] == k for c in ALT[sname])]
+    for ax, kind in zip(axes[row], kinds):
+        levels = [lv for k, lv in ALT[sname] if k == kind]
+        x = [0.0] + [1 - lv if kind == "truncation" else lv for lv in levels]
+        for k in NAMES[sname]:
+            y = [POWER[sname][ALT[sname][0]][k].false_alarm] + [POWER[sname][(kind, lv)][k].power for lv in levels]
+            style = dict(color="k", lw=3, zorder=5) if k == "mccs.worst" else dict(color=colour[k], lw=1.3)
+            ax.plot(x, y, "s--" if "frechet" in k else "o-", label=label(sname, k), ms=4, **style)
+        ax.axhline(ALPHA, color="grey", ls=":", lw=1)
+        ax.set_xlabel("1 - psi" if kind == "truncation" else f"share of {kind} duplicates of {N_SOURCES} items")
+        ax.set_title(f"{sname}: {kind}", fontsize=10)
+    axes[row, 0].set_ylabel(f"power at {ALPHA:.0%} false alarms")
+    spare = axes[row, 2] if len(kinds) < 3 else None
+    if spare is not None:
+        spare.set_axis_off()
+        spare.legend(*axes[row, 0].get_legend_handles_labels(), fontsize=7, loc="center", title=sname)
+    else:
+        axes[row, 2].legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.02, 0.5), title=sname)
 fig.suptitle(f"Who sees intra-mode collapse? n = {S['n']} per set, {S['r0']} null and {S['r']} collapsed sets")
 plt.tight_layout()
 plt.show()
