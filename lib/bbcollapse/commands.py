@@ -13,7 +13,7 @@ calibrate (Sec. 3.2), save, serve.
   bootstrap intervals and p-values; (mu, sigma) likewise) and ``before_after.png``;
 * ``serve`` exposes any sampler over the HTTP protocol of :class:`~bbcollapse.HttpGenerator`;
 * ``choose-theta`` applies the documented rule for theta (Eq. 3) and r (Eq. 5)
-  (:func:`bbcollapse.subjects.faces.identity.choose_theta_r`) to any sampler and descriptor, with
+  (:func:`bbcollapse.stats.choose_theta_r`) to any sampler and descriptor, with
   identity-preserving views from the user's augmentation or, for images, mirror and small shifts.
 """
 
@@ -420,7 +420,7 @@ def choose_theta(
 
     ``r`` is the ``q_same`` quantile of distances between a sample and its identity-preserving
     views; ``theta`` is ``max(r, q_diff quantile of distances between different samples)``
-    (:func:`bbcollapse.subjects.faces.identity.choose_theta_r`, which also reports the equal-error
+    (:func:`bbcollapse.stats.choose_theta_r`, which also reports the equal-error
     distance).
 
     Parameters
@@ -437,7 +437,7 @@ def choose_theta(
     -------
     ThetaR
     """
-    from .subjects.faces.identity import choose_theta_r  # the one rule (it lives with the face subject)
+    from .stats.thresholds import choose_theta_r  # the one rule, shared by every subject
 
     n = check_int(n, "n", minimum=5)
     batch = sample_batch(sampler, shard_seed(seed, 9), n)

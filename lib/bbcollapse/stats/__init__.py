@@ -9,7 +9,8 @@ One module per concern, each importing only those before it:
 * ``envelope``: neighbour curves, the paper's pointwise band and global envelope tests;
 * ``worst_case``: I_w with its curve and reference curves, null worlds, the selection-aware test;
 * ``bootstrap``: intervals for MCCS(I') and for (mu, sigma), and two-sample comparisons of them;
-* ``planning``: how many samples and anchors a target precision needs.
+* ``planning``: how many samples and anchors a target precision needs;
+* ``thresholds``: theta (Eq. 3) and r (Eq. 5) for a descriptor, by the one documented rule.
 """
 
 from .bootstrap import (
@@ -36,6 +37,7 @@ from .envelope import (
 from .mccs import DEGENERATE_TOL, MCCS_CODE_CAP, MCCS_FORMS, Population, degenerate, mccs, population
 from .modes import DenseModes, dense_modes, density_order, distinct_modes, neighbor_counts, worst_index
 from .planning import AnchorPlan, SamplePlan, anchors_needed, mccs_standard_error, samples_needed
+from .thresholds import ThetaR, choose_theta_r, equal_error, separation
 from .worst_case import WorstCase, null_worst_case_curves, worst_case_curves, worst_case_test
 
 __all__ = [
@@ -52,10 +54,12 @@ __all__ = [
     "Population",
     "PopulationCI",
     "SamplePlan",
+    "ThetaR",
     "WorstCase",
     "anchors_needed",
     "bootstrap_mccs",
     "bootstrap_population",
+    "choose_theta_r",
     "compare_mccs",
     "compare_population",
     "compare_replicates",
@@ -63,6 +67,7 @@ __all__ = [
     "dense_modes",
     "density_order",
     "distinct_modes",
+    "equal_error",
     "global_envelope_test",
     "mccs",
     "mccs_standard_error",
@@ -73,6 +78,7 @@ __all__ = [
     "pointwise_band",
     "population",
     "samples_needed",
+    "separation",
     "similarity_contributions",
     "similarity_matrix",
     "worst_case_curves",

@@ -10,8 +10,9 @@ The book's face experiments (paper 000's setting, Sec. 3 and Table 1) on what ca
 * :mod:`.descriptor`: :class:`DlibFaceDescriptor` (dlib alignment + the 128-D ResNet), the
   robustness check, and :mod:`.dlib_resnet`, the torch port of dlib's ResNet;
 * :mod:`.subject`: the assembled subject (:func:`face_subject`, :func:`face_descriptor`);
-* :mod:`.identity`: identity-preserving views, same/different distances and the data-driven
-  choice of ``theta`` (Eq. 4) and ``r`` (Eq. 5) for a descriptor (:func:`choose_theta_r`);
+* :mod:`.identity`: identity-preserving views and same/different distances; the data-driven
+  choice of ``theta`` (Eq. 3) and ``r`` (Eq. 5) read off them, :func:`choose_theta_r`, is the
+  generic rule of :mod:`bbcollapse.stats.thresholds`, re-exported here;
 * :mod:`.table1`: the Table 1 analogue (select I_w on S, score on a fresh T) and descriptor agreement;
 * :mod:`.models`: where the model files live and their SHA-256 checks (``make setup`` installs them).
 

@@ -1,26 +1,25 @@
 """How far apart one face identity lies under the descriptor, and the theta and r read off it.
 
 The paper's two distances (paper 000, Sec. 3) need values for this descriptor: ``theta``, the
-width of the similarity kernel ``s(d)`` (Eq. 4), and ``r``, the radius of the neighbour count
+width of the similarity kernel ``s(d)`` (Eq. 3), and ``r``, the radius of the neighbour count
 ``N(I0, S, r)`` (Eq. 5).  Both are read off two samples of normalised angular distances:
 
 * :func:`face_views` makes identity-preserving views of an image (flip, jitter, crops), and
   :func:`identity_distances` measures same-identity (image, view) and different-sample distances;
-* :func:`separation` scores how well they separate (d', AUC, equal error rate);
-* :func:`choose_theta_r` is the documented, data-driven rule for ``theta`` and ``r``, with
-  dlib's own 0.6 threshold (:func:`dlib_threshold_distance`) reported beside it.
+* :func:`separation` scores how well they separate (d', AUC, equal error rate) and
+  :func:`choose_theta_r` is the documented, data-driven rule for ``theta`` and ``r``: both are
+  the generic ones of :mod:`bbcollapse.stats.thresholds`, re-exported here for the face chapters;
+* :func:`dlib_threshold_distance` converts dlib's own 0.6 threshold, to compare with r.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..._validation import check_fraction
 from ...distance import distance_from_cos
+from ...stats.thresholds import ThetaR, choose_theta_r, separation
 from .pipeline import as_uint8_images
 
 __all__ = [
@@ -117,32 +116,6 @@ def identity_distances(raw, raw_views, *, center=None) -> tuple:
     return same, diff
 
 
-def separation(same, diff) -> dict:
-    """How well distances separate identities: d', AUC and the equal error rate.
-
-    ``d' = (mean diff - mean same) / sqrt((var same + var diff) / 2)``; AUC is
-    P(a same-identity distance < a different-sample distance) (ties count one half).
-    """
-    same = np.asarray(same, dtype=np.float64).ravel()
-    diff = np.asarray(diff, dtype=np.float64).ravel()
-    dprime = (diff.mean() - same.mean()) / np.sqrt((same.var(ddof=1) + diff.var(ddof=1)) / 2)
-    ds = np.sort(diff)
-    less = len(ds) - np.searchsorted(ds, same, side="right")
-    ties = np.searchsorted(ds, same, side="right") - np.searchsorted(ds, same, side="left")
-    auc = float((less + 0.5 * ties).sum() / (len(same) * len(ds)))
-    eer_d, eer = _eer(same, diff)
-    return {
-        "dprime": float(dprime),
-        "auc": auc,
-        "eer": eer,
-        "eer_distance": eer_d,
-        "same_median": float(np.median(same)),
-        "same_q95": float(np.quantile(same, 0.95)),
-        "diff_q05": float(np.quantile(diff, 0.05)),
-        "diff_median": float(np.median(diff)),
-    }
-
-
 def dlib_threshold_distance(threshold: float = DLIB_THRESHOLD, norm: float = 1.0) -> float:
     """Normalised angular distance equivalent to dlib's Euclidean threshold.
 
@@ -151,84 +124,3 @@ def dlib_threshold_distance(threshold: float = DLIB_THRESHOLD, norm: float = 1.0
     """
     c = 1.0 - threshold**2 / (2.0 * norm**2)
     return float(distance_from_cos(c))
-
-
-@dataclass(frozen=True)
-class ThetaR:
-    """The similarity width ``theta`` and neighbour radius ``r`` with the evidence behind them.
-
-    Attributes
-    ----------
-    theta, r : chosen values (normalised angular distances)
-    same_q : quantile ``q_same`` of same-identity view distances (= r)
-    diff_q : quantile ``q_diff`` of distances between different samples (= theta)
-    eer_distance : distance where the false-match and false-non-match rates are equal
-    eer : that error rate
-    dlib_distance : dlib's 0.6 threshold as an angular distance (unit vectors)
-    """
-
-    theta: float
-    r: float
-    same_q: float
-    diff_q: float
-    eer_distance: float
-    eer: float
-    dlib_distance: float
-    rule: str
-
-    def __repr__(self):
-        return (
-            f"ThetaR(theta={self.theta:.3f}, r={self.r:.3f}, eer_distance={self.eer_distance:.3f}, "
-            f"eer={self.eer:.3f}, dlib_distance={self.dlib_distance:.3f})"
-        )
-
-
-def _eer(same: np.ndarray, diff: np.ndarray) -> tuple:
-    grid = np.unique(np.concatenate([same, diff]))
-    fnmr = 1.0 - np.searchsorted(np.sort(same), grid, side="right") / len(same)  # same pairs farther than d
-    fmr = np.searchsorted(np.sort(diff), grid, side="right") / len(diff)  # different pairs within d
-    i = int(np.argmin(np.abs(fnmr - fmr)))
-    return float(grid[i]), float((fnmr[i] + fmr[i]) / 2)
-
-
-def choose_theta_r(same, diff, *, q_same: float = 0.95, q_diff: float = 0.05) -> ThetaR:
-    """Data-driven theta and r for a descriptor.
-
-    Rule (the paper's roles for r and theta, read off two distance samples):
-
-    * ``r`` (the neighbourhood of a mode, "is this the same identity?") is the
-      ``q_same`` quantile of distances between views of one identity, so a mode's own
-      views fall within r with probability q_same;
-    * ``theta`` (where the similarity kernel vanishes) is the ``q_diff`` quantile of
-      distances between different samples, so the kernel only credits pairs closer
-      than all but a fraction q_diff of unrelated pairs; if that is below r, theta = r.
-
-    The equal-error distance and dlib's own threshold are reported beside them.
-
-    Parameters
-    ----------
-    same : (p,) distances between views of the same identity
-    diff : (q,) distances between different samples
-    q_same, q_diff : quantiles in (0, 1)
-    """
-    same = np.asarray(same, dtype=np.float64).ravel()
-    diff = np.asarray(diff, dtype=np.float64).ravel()
-    if same.size < 10 or diff.size < 10:
-        raise ValueError(f"need at least 10 same and 10 different distances; got {same.size} and {diff.size}")
-    check_fraction(q_same, "q_same")
-    check_fraction(q_diff, "q_diff")
-    r = float(np.quantile(same, q_same))
-    dq = float(np.quantile(diff, q_diff))
-    theta = max(dq, r)
-    eer_d, eer = _eer(same, diff)
-    return ThetaR(
-        theta=theta,
-        r=r,
-        same_q=r,
-        diff_q=dq,
-        eer_distance=eer_d,
-        eer=eer,
-        dlib_distance=dlib_threshold_distance(),
-        rule=f"r = q{q_same:g} of same-identity view distances; "
-        f"theta = max(r, q{q_diff:g} of different-sample distances)",
-    )
