@@ -406,3 +406,18 @@ def test_compare_models_finds_a_halved_mode_and_no_change_between_two_pools_of_o
         compare_models(pools["h"], (pools["l"][0], pools["l"][1][:100]), **kw)
     ev = evaluate_calibration(heavy, light, identity_descriptor, n_anchors=150, n_samples=2000, seed=3, **kw)
     assert ev.old_worst.hi < 0 and ev.n_samples == 2000
+
+
+def test_shard_plan_matches_cumulative_sizes_and_iterates_lazily():
+    from itertools import islice
+
+    from bbcollapse.diagnosis.core import iter_shard_plan, shard_plan
+
+    for n, size in [(0, 5), (11, 5), (10, 5), (3000, 700), (1, 1)]:
+        sizes = shard_sizes(n, size)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist() if sizes else []
+        assert shard_plan(n, size) == list(zip(range(len(sizes)), offsets, sizes))
+    huge = iter_shard_plan(10**15, 4096)  # 2.4e11 shards: a list would need terabytes
+    assert list(islice(huge, 3)) == [(0, 0, 4096), (1, 4096, 4096), (2, 8192, 4096)]
+    with pytest.raises(ValueError, match="shard_size"):
+        next(iter_shard_plan(10, 0))

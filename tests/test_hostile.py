@@ -699,6 +699,63 @@ def test_a_huge_number_of_samples_allocates_nothing_up_front(tmp_path):
     assert time.monotonic() - t0 < 5 and peak < 16 * 2**20
 
 
+#: A command generator that answers its first ``STOP_AFTER`` calls and then fails (counting calls in a file).
+STOPPING_GEN = (
+    """
+import os, sys
+count = os.environ["BBC_TEST_CALLS"]
+calls = int(open(count).read()) if os.path.exists(count) else 0
+open(count, "w").write(str(calls + 1))
+if calls >= STOP_AFTER:
+    sys.stderr.write("the sampler stops here on purpose\\n")
+    sys.exit(3)
+"""
+    + GEN
+)
+
+
+def run_measured(argv, *, env, as_bytes, timeout=120):
+    """Run the CLI under an address-space limit; (returncode, stderr, peak RSS in bytes of it and its children)."""
+    with open(env["BBC_TEST_ERR"], "w") as err:
+        proc = subprocess.Popen(
+            [BBCOLLAPSE, *argv], stdout=subprocess.DEVNULL, stderr=err, env=env, preexec_fn=limit(as_bytes=as_bytes)
+        )
+    t0 = time.monotonic()
+    while True:  # wait4 gives the rusage of this child alone (RUSAGE_CHILDREN would mix in earlier tests)
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            raise AssertionError(f"still running after {timeout} s")
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, Path(env["BBC_TEST_ERR"]).read_text(), usage.ru_maxrss * 1024
+
+
+def test_a_huge_samples_without_store_streams_its_shards_in_bounded_memory(tmp_path):
+    """--samples 10**15 without --store: the shards are planned lazily, so sampling starts at once and memory
+    stays that of one shard (a list of 2.4e11 shard sizes took 20 GB, or 'out of memory' under a limit)."""
+    calls = tmp_path / "calls"
+    gen = script(tmp_path, "gen.py", STOPPING_GEN.replace("STOP_AFTER", "4"))
+    env = dict(os.environ, BBC_TEST_CALLS=str(calls), BBC_TEST_ERR=str(tmp_path / "err"), OMP_NUM_THREADS="1")
+    argv = diagnose_argv(cmd_spec(gen), tmp_path / "o", "--latent-dim", "4", "--no-probe", samples=10**15)
+    t0 = time.monotonic()
+    code, err, peak = run_measured(argv, env=env, as_bytes=2 * 2**30)
+    line = one_line_error(err)
+    assert code == 1 and "exited with status 3" in line and "out of memory" not in line, err[-2000:]
+    assert "stops here on purpose" in err
+    assert int(calls.read_text()) == 5  # one anchor shard, four sample shards of 4096, then the failing call
+    assert peak < 1 * 2**30 and time.monotonic() - t0 < 60, (peak, time.monotonic() - t0)
+    # what cannot be helped (one shard of 10**12 rows) stays a one-line out-of-memory error
+    calls.unlink()
+    big = diagnose_argv(
+        cmd_spec(gen), tmp_path / "o", "--latent-dim", "4", "--no-probe", "--shard-size", str(10**12), samples=10**15
+    )
+    code, err, peak = run_measured(big, env=env, as_bytes=2 * 2**30)
+    assert code == 1 and "out of memory" in one_line_error(err) and int(calls.read_text()) == 1
+
+
 # == early checks and odd parameters ============================================================
 def marker_sampler(tmp_path):
     marker = tmp_path / "sampled"

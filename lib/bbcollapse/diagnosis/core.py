@@ -30,7 +30,7 @@ import numpy as np
 from .._progress import progress_bar
 from ..blackbox import identity_of
 from ..distance import validate_unit
-from ..store import EmbeddingStore, embed_shard, shard_sizes
+from ..store import EmbeddingStore, embed_shard, iter_shard_sizes
 from .config import DiagnoseConfig, resolve_config
 from .report import Report
 from .scoring import Reduction, reduce_shard, summarize
@@ -56,11 +56,20 @@ EMBEDDINGS = "embeddings"
 
 
 # -- the pieces shared by the local and the distributed runs ---------------------------
+def iter_shard_plan(n: int, shard_size: int):
+    """``(j, offset, n_j)`` of the shards holding the first ``n`` samples, lazily (nothing held per shard)."""
+    offset = 0
+    for j, n_j in enumerate(iter_shard_sizes(n, shard_size)):
+        yield j, offset, n_j
+        offset += n_j
+
+
 def shard_plan(n: int, shard_size: int) -> list[tuple[int, int, int]]:
-    """``(j, offset, n_j)`` of the shards holding the first ``n`` samples (offset: global index of its first sample)."""
-    sizes = shard_sizes(n, shard_size)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
-    return [(j, offsets[j], n_j) for j, n_j in enumerate(sizes)]
+    """``(j, offset, n_j)`` of the shards holding the first ``n`` samples (offset: global index of its first sample).
+
+    A list, one entry per shard; streams of unbounded length go through :func:`iter_shard_plan`.
+    """
+    return list(iter_shard_plan(n, shard_size))
 
 
 def engine_options(config: DiagnoseConfig, engine_kwargs: dict) -> dict:
@@ -81,7 +90,7 @@ def embed_set(
 
 def sample_shards(sampler, descriptor, *, n: int, seed: int, stream: tuple, shard_size: int):
     """Yield the (n_j, D) embeddings of the shards of a stream, sampled and embedded one at a time."""
-    for j, _, n_j in shard_plan(n, shard_size):
+    for j, _, n_j in iter_shard_plan(n, shard_size):
         yield embed_shard(sampler, descriptor, seed=seed, stream=stream, j=j, n=n_j)[1]
 
 
@@ -95,7 +104,7 @@ def check_count(config: DiagnoseConfig, name: str, got: int) -> None:
 def as_shards(samples, shard_size: int):
     """(n, D) array -> its slices of ``shard_size`` rows; an iterable of (n_j, D) arrays -> itself."""
     if getattr(samples, "ndim", None) == 2:
-        return (samples[offset : offset + n_j] for _, offset, n_j in shard_plan(len(samples), shard_size))
+        return (samples[offset : offset + n_j] for _, offset, n_j in iter_shard_plan(len(samples), shard_size))
     return iter(samples)
 
 
