@@ -19,69 +19,17 @@ from __future__ import annotations
 
 __all__ = ["grade_claims", "ledger_html", "GRADES", "PAPER"]
 
-GRADES = ("reproduced", "partly reproduced", "not reproduced", "not run here", "missing result")
-
-#: The paper's numbers the rules compare with (typed once; papers 000 and 001).
-PAPER = {
-    "fig2_ratio": 0.62 / 0.34,  # MCCS(I_w) / MCCS(I_r) on faces (000 Fig. 2: 0.62 vs 0.34)
-    "fig2_random": 0.34,
-    "fig2_worst": 0.62,
-    "table1_mu": (0.31, 0.48),  # range over StyleGAN / PGGAN / StyleGAN2 / BigGAN (000 Table 1)
-    "table1_sigma": (0.05, 0.07),
-}
-
-
-def _get(d, *path, default=None):
-    for p in path:
-        if isinstance(d, list) and isinstance(p, int) and -len(d) <= p < len(d):
-            d = d[p]
-        elif isinstance(d, dict) and p in d:
-            d = d[p]
-        else:
-            return default
-    return d
-
-
-def _fmt(x, nd=3):
-    if x is None:
-        return "—"
-    if isinstance(x, (list, tuple)):
-        return "(" + ", ".join(_fmt(v, nd) for v in x) + ")"
-    if isinstance(x, float):
-        return f"{x:.{nd}f}"
-    return str(x)
-
-
-def _ci(est, lohi, nd=3):
-    """'est [lo, hi]'."""
-    if est is None or lohi is None:
-        return "—"
-    return f"{est:.{nd}f} [{lohi[0]:.{nd}f}, {lohi[1]:.{nd}f}]"
-
-
-def _row(claim, source, paper, ours, grade, rule, chapter):
-    assert grade in GRADES, grade
-    return {
-        "claim": claim,
-        "source": source,
-        "paper": paper,
-        "ours": ours,
-        "grade": grade,
-        "rule": rule,
-        "chapter": chapter,
-    }
-
-
-def _missing(claim, source, paper, chapter, why="the chapter did not run in this build"):
-    return _row(claim, source, paper, "—", "missing result", why, chapter)
-
-
-def _covers(lohi, value) -> bool:
-    return lohi is not None and value is not None and lohi[0] <= value <= lohi[1]
-
-
-def _overlaps(lohi, span) -> bool:
-    return lohi is not None and lohi[0] <= span[1] and span[0] <= lohi[1]
+from book.ledger_common import GRADES, PAPER
+from book.ledger_common import ci_text as _ci
+from book.ledger_common import covers as _covers
+from book.ledger_common import fmt as _fmt
+from book.ledger_common import get as _get
+from book.ledger_common import missing as _missing
+from book.ledger_common import row as _row
+from book.ledger_experiments import grade_experiments
+from book.ledger_faces import grade_faces
+from book.ledger_metrics import grade_metrics
+from book.ledger_remedies import grade_remedies
 
 
 def _falls(change) -> bool:
@@ -267,195 +215,6 @@ def _testing(results):
             ch,
         )
     )
-    return rows
-
-
-# -- chapter 7: the paper's figures on the face subject ---------------------------------------------
-def _faces(results):
-    r, ch = results.get("07_face_figures"), "07_face_figures"
-    claims = (
-        ("On faces, MCCS(I_w) is far above a random anchor's", "000 Fig. 2", "0.62 vs 0.34 (StyleGAN, InsightFace)"),
-        ("Table 1 range of (mu, sigma) for face GANs", "000 Table 1", "mu 0.31–0.48, sigma 0.05–0.07"),
-    )
-    if r is None:
-        return [_missing(c, s, p, ch) for c, s, p in claims]
-    rows = []
-    sub = f"DCGAN faces, {r.get('descriptor_name', 'main descriptor')}, θ={_fmt(r['theta'])}"
-    w, med, ratio = r["worst"], r["median_anchor"], r["ratio"]
-    pr = PAPER["fig2_ratio"]
-    rows.append(
-        _row(
-            claims[0][0],
-            claims[0][1],
-            f"{claims[0][2]}, ratio {pr:.2f}",
-            f"I_w on a fresh T {_ci(w['mccs'], w['ci'])} vs median anchor {_ci(med['mccs'], med['ci'])}: ratio "
-            f"{_ci(ratio['estimate'], [ratio['lo'], ratio['hi']], 2)} ({sub}, |A|={r['sizes']['A']}, "
-            f"|S|={r['sizes']['S']}, |T|={r['sizes']['T']})",
-            "reproduced"
-            if ratio["lo"] > 1 and ratio["hi"] >= pr
-            else ("partly reproduced" if ratio["lo"] > 1 else "not reproduced"),
-            f"I_w selected on S and scored on T; reproduced if the ratio's interval lies above 1 and reaches the "
-            f"paper's {pr:.2f}; partly if it lies above 1 but below the paper's ratio; not if it reaches down to 1",
-            ch,
-        )
-    )
-    p = r["population"]
-    inside = _overlaps(p["ci_mu"], PAPER["table1_mu"]) and _overlaps(p["ci_sigma"], PAPER["table1_sigma"])
-    rows.append(
-        _row(
-            claims[1][0],
-            claims[1][1],
-            claims[1][2] + " over four GANs",
-            f"DCGAN faces: mu {_ci(p['mu'], p['ci_mu'])}, sigma {_ci(p['sigma'], p['ci_sigma'])} ({sub})",
-            "partly reproduced" if inside else "not reproduced",
-            "partly if both intervals (anchors and samples resampled) overlap the paper's ranges (a different "
-            "generator and descriptor: never 'reproduced')",
-            ch,
-        )
-    )
-    st = r.get("stability")
-    if st is None or st.get("ci_at_1e4") is None:
-        rows.append(
-            _row(
-                "On faces, MCCS stabilises by |C| ≈ 10^4",
-                "000 Fig. 2",
-                "stable by |C| ≈ 10^4",
-                "—",
-                "not run here",
-                "this build's |T| stops below 10^4 (smoke scale)",
-                ch,
-            )
-        )
-    else:
-        est4, ci4, ci_end, n_end = st["mccs_at_1e4"], st["ci_at_1e4"], st["ci_at_end"], st["n_end"]
-        half = (ci4[1] - ci4[0]) / 2
-        agree = _overlaps(ci4, ci_end)
-        rows.append(
-            _row(
-                "On faces, MCCS stabilises by |C| ≈ 10^4",
-                "000 Fig. 2",
-                "stable by |C| ≈ 10^4",
-                f"MCCS(I_w) at |T| = {st['n_1e4']}: {_ci(est4, ci4)} (half-width {100 * half / est4:.1f}%); at "
-                f"|T| = {n_end}: {_ci(st['mccs_at_end'], ci_end)}",
-                "reproduced" if agree and half <= 0.05 * est4 else ("partly reproduced" if agree else "not reproduced"),
-                "reproduced if the interval at |C| ≈ 10^4 overlaps the one at the largest |C| and its half-width is "
-                "at most 5%; partly if it overlaps but is wider",
-                ch,
-            )
-        )
-    f3 = r.get("fig3")
-    if f3 is None or f3.get("at_1e4") is None:
-        rows.append(
-            _row(
-                "On faces, (mu, sigma) stabilise at |C| ≈ 10^4",
-                "000 Fig. 3",
-                "stable at |A| = |C| = 10^4",
-                "—",
-                "not run here",
-                "this build's |T| stops below 10^4 (smoke scale)",
-                ch,
-            )
-        )
-    else:
-        a, e = f3["at_1e4"], f3["at_end"]
-        agree = _overlaps(a["ci_mu"], e["ci_mu"]) and _overlaps(a["ci_sigma"], e["ci_sigma"])
-        rows.append(
-            _row(
-                "On faces, (mu, sigma) stabilise at |C| ≈ 10^4",
-                "000 Fig. 3",
-                "stable at |A| = |C| = 10^4",
-                f"at |T| = {a['n']}: mu {_ci(a['mu'], a['ci_mu'])}, sigma {_ci(a['sigma'], a['ci_sigma'])}; at |T| = "
-                f"{e['n']}: mu {_ci(e['mu'], e['ci_mu'])}, sigma {_ci(e['sigma'], e['ci_sigma'])} "
-                f"(|A| = {f3['n_anchors']})",
-                "reproduced" if agree else "not reproduced",
-                "reproduced if the intervals of mu and of sigma at |C| ≈ 10^4 overlap those at the largest |C|",
-                ch,
-            )
-        )
-    f1 = r.get("fig1")
-    if f1 is not None:
-        big = [same for n, same in zip(f1["a_sizes"], f1["same_as_largest"]) if n >= 1000]
-        rows.append(
-            _row(
-                "On faces, I_w is the same identity for every |A| from 10^3 up",
-                "000 Fig. 1; 001 Fig. 2",
-                "same face for |A| ≥ 1k",
-                f"I_w within r of the largest |A|'s I_w: {dict(zip(f1['a_sizes'], f1['same_as_largest']))}",
-                "not run here"
-                if not big
-                else ("reproduced" if all(big) else ("partly reproduced" if any(big[:-1]) else "not reproduced")),
-                "reproduced if the I_w of every |A| ≥ 1000 lies within r (the descriptor's same-identity radius) of "
-                "the I_w of the largest |A|; 'not run here' when |A| < 1000 (smoke scale)",
-                ch,
-            )
-        )
-    f4 = r.get("fig4")
-    if f4 is not None:
-        dw, dr, rr = f4["worst_median_nn_distance"], f4["random_median_nn_distance"], r["r"]
-        rows.append(
-            _row(
-                "I_w's 80 nearest samples are almost identical to it; a random anchor's are diverse",
-                "000 Fig. 4",
-                "visual: 80 neighbours of I_w look alike, of I_r do not",
-                f"median distance of the 80 nearest samples of T: I_w {_fmt(dw)}, random anchor {_fmt(dr)}; r = "
-                f"{_fmt(rr)} (the images are in chapter 7)",
-                "reproduced" if dw <= rr < dr else ("partly reproduced" if dw < dr else "not reproduced"),
-                "reproduced if I_w's neighbours lie within r (same identity by the descriptor's own threshold) and "
-                "the random anchor's beyond it; partly if only I_w's are closer",
-                ch,
-            )
-        )
-    f7 = r.get("fig7")
-    if f7 is not None:
-        frac = f7["raw_top_within_r_of_worst"]
-        rows.append(
-            _row(
-                "The top-24 modes within 0.25 look alike",
-                "000 Fig. 7",
-                "24 near-identical faces",
-                f"of the raw top-{f7['n']} anchors by count, {100 * frac:.0f}% lie within r of I_w; they fall in "
-                f"{f7['raw_top_distinct']} distinct modes (images in chapter 7)",
-                "reproduced" if frac >= 0.5 else ("partly reproduced" if frac > 0 else "not reproduced"),
-                "reproduced if at least half of the raw top-24 lie within r of I_w (one collapsed identity); partly "
-                "if some do",
-                ch,
-            )
-        )
-    s1 = r.get("seed001_fig1")
-    if s1 is not None:
-        rows.append(
-            _row(
-                "On faces, R_obs leaves the R_ref band (seed 001's test finds collapse)",
-                "001 Alg. 1, Fig. 1",
-                "R_obs far outside the band for StyleGAN and PGGAN",
-                f"I_w (selected on S) against {s1['q']} random anchors on T: pointwise band "
-                f"{'left' if s1['pointwise_rejects'] else 'not left'}; global ERL envelope p = {_fmt(s1['erl_p'])}",
-                "reproduced"
-                if s1["erl_p"] < 0.05
-                else ("partly reproduced" if s1["pointwise_rejects"] else "not reproduced"),
-                "reproduced if the global envelope test rejects at 0.05; partly if only the pointwise band is left "
-                "(a band tested at 41 radii has no stated level, chapter 2)",
-                ch,
-            )
-        )
-    fm = r.get("forms")
-    if fm is not None:
-        rows.append(
-            _row(
-                "The paper's MCCS values fit the authors' code form, not Eq. 7",
-                "000 Eq. 7 vs the authors' code; Fig. 2",
-                "random anchor 0.34, I_w 0.62",
-                f"at θ = {_fmt(fm['theta'])}: a random anchor of 0.34 needs a mean similarity of "
-                f"{fm['implied']['code']:.2g} (code form) or {fm['implied']['paper']:.2g} (Eq. 7); our anchors' "
-                f"mean similarities span {fm['m_q05']:.2g}–{fm['m_q95']:.2g} (5–95%), at most {fm['m_max']:.2g}",
-                "reproduced"
-                if fm["code_inside"] and not fm["paper_inside"]
-                else ("not reproduced" if fm["paper_inside"] and not fm["code_inside"] else "partly reproduced"),
-                "reproduced if the code form's implied mean similarity lies within our anchors' 5–95% range and Eq. "
-                "7's lies above every anchor's; not if the opposite; partly if both or neither fit (one descriptor)",
-                ch,
-            )
-        )
     return rows
 
 
@@ -682,12 +441,12 @@ def grade_claims(results: dict) -> list[dict]:
     rows = []
     rows += _planted(results)
     rows += _testing(results)
-    rows += _faces(results)
+    rows += grade_faces(results)
     rows += _calibration(results)
     rows += _sensitivity(results)
-    from book.ledger_experiments import grade_experiments  # chapters 10-11: §4.2 and §4.3.2 in the lab
-
-    rows += grade_experiments(results)
+    rows += grade_metrics(results)  # chapter 8: the standard metrics against MCCS
+    rows += grade_remedies(results)  # chapter 9: seeds 002 and 004 on the 2-D ring and grid
+    rows += grade_experiments(results)  # chapters 10-11: §4.2 and §4.3.2 in the lab
     for extra in _EXTRA_GRADERS:
         rows += extra(results)
     return rows + _not_run()

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from book.ledger import GRADES
+from book.ledger_common import GRADES
 
 __all__ = ["grade_experiments"]
 
