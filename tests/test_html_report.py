@@ -86,8 +86,56 @@ def test_image_montages_show_the_diagnosed_samples(image_run):
     assert len(images["nearest"]) == len(near) and len(images["modes"]) == len(report.modes)
     np.testing.assert_array_equal(images["worst"], image_batch(xa[:1])[0])
     page = render_html(report, images=images)
-    assert page.count("<figure") == 1 + len(near) + len(report.modes)
+    assert page.count("<figure") == 1 + len(near) + len(report.listed_modes())
     assert foreign_urls(page) == []
+
+
+def test_save_writes_the_html_page(tmp_path):
+    world = PlantedSphere(dim=12, masses=(0.08,), spread=0.12)
+    report = bb.diagnose(world, bb.identity_descriptor, n_anchors=60, n_samples=800, n_random=5, progress=False)
+    report.save(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    assert page == render_html(bb.Report.load(tmp_path))  # the page of the saved report, nothing else
+    assert f"{report.worst_mccs:.6g}" in page and foreign_urls(page) == []
+    report.save(tmp_path / "bare", figures=False)
+    assert sorted(p.name for p in (tmp_path / "bare").iterdir()) == ["report.json"]
+
+
+def isolated_modes_report():
+    """A report whose top-5 "modes" include anchors with no sample within r (one dense cluster only)."""
+    rng = np.random.default_rng(4)
+    centre = bb.unit(rng.standard_normal(64))
+    samples = bb.unit(centre + 0.01 * rng.standard_normal((600, 64)))
+    anchors = bb.unit(np.vstack([centre + 0.01 * rng.standard_normal((3, 64)), rng.standard_normal((30, 64))]))
+    report = bb.diagnose_embeddings(anchors, samples, r=0.1, theta=0.2, top=5, n_random=0, progress=False)
+    half = (len(samples) + 1) // 2  # S: the first ceil(n/2) samples
+    d = np.arccos(np.clip(anchors[report.modes].astype(np.float64) @ samples[:half].T.astype(np.float64), -1, 1))
+    has_neighbours = (d / np.pi <= 0.1).any(axis=1)  # float64 brute force, independent of the engine
+    return report, has_neighbours
+
+
+def test_modes_without_neighbours_are_never_shown(tmp_path):
+    from matplotlib.image import imread
+
+    from bbcollapse.diagnosis.plots import save_montages
+
+    report, has_neighbours = isolated_modes_report()
+    assert has_neighbours[0] and not has_neighbours.all() and len(report.modes) == 5  # the planted situation
+    assert report.listed_modes().tolist() == np.flatnonzero(has_neighbours).tolist()
+    assert "(N=0)" not in report.summary()
+    p = len(report.modes)
+    images = {  # tile j of "modes" filled with the value 10 j + 5, so the montage says which modes it shows
+        "worst": np.full((8, 8, 3), 5, np.uint8),
+        "nearest": np.full((3, 8, 8, 3), 200, np.uint8),
+        "modes": np.repeat(np.arange(5, 10 * p, 10, dtype=np.uint8), 8 * 8 * 3).reshape(p, 8, 8, 3),
+    }
+    paths = save_montages(report, images, tmp_path, columns=8)
+    assert [q.name for q in paths] == ["worst_neighbours.png", "modes.png"]
+    grid = np.round(imread(tmp_path / "modes.png")[..., :3] * 255).astype(int)
+    shown = [grid[2, 2 + i * 10, 0] for i in range(grid.shape[1] // 10)]  # 8 px tiles, 2 px frames
+    assert shown == [10 * j + 5 for j in np.flatnonzero(has_neighbours)]
+    page = render_html(report, images=images)
+    assert page.count("<figure") == 1 + 3 + int(has_neighbours.sum()) and "N(S)=0" not in page
 
 
 def test_image_batch_layouts():

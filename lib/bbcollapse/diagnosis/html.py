@@ -208,17 +208,28 @@ def montage(images, captions, css: str = "") -> str:
 
 
 def image_sections(report, images: dict) -> str:
-    """The montages: I_w and its nearest samples, then the distinct modes with their MCCS."""
+    """The montages: I_w and its nearest samples, then the distinct modes with their MCCS.
+
+    Modes with no sample within r in S (:meth:`Report.listed_modes`) are not shown.
+    """
+    keep = report.listed_modes()
+    if not len(keep):
+        return f"<h2>Modes</h2><p class='note'>No anchor has a sample within r = {report.config['r']}.</p>"
     dist = np.asarray(report.nearest_dist, dtype=float)
     near = ["I_w"] + [f"d = {d:.3f}" for d in dist[: len(images["nearest"])]]
-    counts = getattr(report, "mode_counts", None)
-    counts = report.counts[report.modes] if counts is None else counts
-    modes = [f"#{i}: MCCS {v:.3f}, N={n}" for i, v, n in zip(report.modes, report.mode_mccs, counts)]
+    select = report.counts[report.modes]
+    scored = getattr(report, "mode_counts", None)
+    scored = select if scored is None else scored
+    modes = [f"#{report.modes[j]}: MCCS {report.mode_mccs[j]:.3f}, N(S)={select[j]}, N(T)={scored[j]}" for j in keep]
+    worst = ""
+    if keep[0] == 0:
+        worst = "<h2>I<sub>w</sub> and its nearest samples</h2>" + montage(
+            [images["worst"], *images["nearest"]], near, "worst"
+        )
     return (
-        "<h2>I<sub>w</sub> and its nearest samples</h2>"
-        + montage([images["worst"], *images["nearest"]], near, "worst")
+        worst
         + "<h2>Top distinct dense modes</h2>"
-        + montage(list(images["modes"]), modes, "worst")
+        + montage([images["modes"][j] for j in keep], modes, "worst" if keep[0] == 0 else "")
     )
 
 

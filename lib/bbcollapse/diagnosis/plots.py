@@ -3,8 +3,11 @@
 ``curves.png`` shows the neighbour function N(I', T, d) (seed 001's Eq. 2, the count inside paper 000's
 Eq. 9, over the d-grid) of
 the worst case I_w (Eq. 9), of the other distinct modes and of random reference anchors;
-``mccs_hist.png`` the per-anchor MCCS (Eq. 7) with I_w and mu (Eq. 8) marked.  matplotlib is
-imported only here, and only when a figure is drawn.
+``mccs_hist.png`` the per-anchor MCCS (Eq. 7) with I_w and mu (Eq. 8) marked.  For image
+subjects, :func:`save_montages` writes ``worst_neighbours.png`` (I_w and its nearest samples of T,
+paper 000's Fig. 4) and ``modes.png`` (the distinct dense modes, Fig. 7), leaving out "modes" with
+no sample within r (:meth:`Report.listed_modes`).  matplotlib is imported only here, and only when
+a figure is drawn.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from .jsonfile import FILE_MODE
 
-__all__ = ["plot_curves", "plot_mccs_hist", "save_figures"]
+__all__ = ["montage_grid", "plot_curves", "plot_mccs_hist", "save_figures", "save_montages"]
 
 
 def pyplot():
@@ -129,3 +132,55 @@ def save_figures(report, directory) -> list[Path]:
         ]
     finally:
         pyplot().close("all")
+
+
+def montage_grid(images, columns: int = 8, pad: int = 2) -> np.ndarray:
+    """(n, H, W, 3) uint8 images as one (rows (H + pad) + pad, columns (W + pad) + pad, 3) white-framed grid.
+
+    Image i sits at row ``i // columns``, column ``i % columns``, its top-left pixel at
+    ``(pad + row (H + pad), pad + column (W + pad))``; the pixels are copied unchanged.
+    """
+    a = np.asarray(images, dtype=np.uint8)
+    if a.ndim != 4 or a.shape[-1] != 3 or len(a) == 0:
+        raise ValueError(f"images must be a non-empty (n, H, W, 3) uint8 array; got shape {a.shape}")
+    n, h, w, _ = a.shape
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    for i, image in enumerate(a):
+        y, x = pad + (i // cols) * (h + pad), pad + (i % cols) * (w + pad)
+        grid[y : y + h, x : x + w] = image
+    return grid
+
+
+def save_montages(report, images: dict, directory, *, columns: int = 8) -> list[Path]:
+    """``worst_neighbours.png`` (I_w, then its nearest samples) and ``modes.png`` in ``directory``.
+
+    Parameters
+    ----------
+    report : Report
+    images : ``{"worst": (H, W, 3), "nearest": (k, H, W, 3), "modes": (p, H, W, 3)}`` uint8, as
+        :func:`bbcollapse.report_images` re-draws them (``modes`` in the order of ``report.modes``)
+    columns : images per row (pixels are copied 1:1, see :func:`montage_grid`)
+
+    Returns
+    -------
+    the paths written: ``worst_neighbours.png`` when I_w has a sample within r, ``modes.png`` when
+    at least one mode has (a "mode" with no neighbour is never shown)
+    """
+    from matplotlib.image import imsave
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    keep = report.listed_modes()
+    out = []
+    if len(keep) and keep[0] == 0:  # I_w itself has neighbours
+        worst = np.concatenate(
+            [np.asarray(images["worst"])[None], np.asarray(images["nearest"]).reshape(-1, *np.shape(images["worst"]))]
+        )
+        out.append(d / "worst_neighbours.png")
+        imsave(out[-1], montage_grid(worst, columns), format="png")
+    if len(keep):
+        out.append(d / "modes.png")
+        imsave(out[-1], montage_grid(np.asarray(images["modes"])[keep], columns), format="png")
+    return out

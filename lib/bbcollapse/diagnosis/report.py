@@ -82,6 +82,8 @@ class Report:
     n_select, n_score : |S| and |T|
     n_degenerate : anchors whose samples all coincide with them up to float rounding (MCCS at its
         cap; kept in mu and sigma)
+    metrics : peer metrics added by ``bbcollapse diagnose --metrics`` (name -> the result's ``as_dict()``),
+        or None
     """
 
     sampler: str
@@ -110,6 +112,7 @@ class Report:
     n_select: int | None = None
     n_score: int | None = None
     n_degenerate: int = 0
+    metrics: dict | None = None
 
     def __post_init__(self):
         if self.mode_mccs is None:  # a report of an earlier release: scored on the selection sample
@@ -130,6 +133,14 @@ class Report:
     def worst_count(self) -> int:
         """N(I_w, S, r), the count that selected it."""
         return int(self.counts[self.worst])
+
+    def listed_modes(self) -> np.ndarray:
+        """Positions in ``modes`` of the modes worth showing: those with a neighbour within r in S.
+
+        An anchor with no sample within r is a peak of the count only in name (nothing lies near
+        it); summaries and montages leave such "modes" out.
+        """
+        return np.flatnonzero(np.asarray(self.counts)[np.asarray(self.modes, dtype=np.int64)] > 0)
 
     @property
     def worst_curve(self) -> np.ndarray:
@@ -171,7 +182,8 @@ class Report:
     def summary(self) -> str:
         """A few lines for a terminal."""
         c = self.config
-        modes = zip(self.modes.tolist(), self.mode_mccs.tolist(), self.counts[self.modes].tolist())
+        keep = self.listed_modes()
+        modes = zip(self.modes[keep].tolist(), self.mode_mccs[keep].tolist(), self.counts[self.modes[keep]].tolist())
         lines = [
             f"sampler     {self.sampler}",
             f"descriptor  {self.descriptor}",
@@ -186,7 +198,14 @@ class Report:
                 f"degenerate  {self.n_degenerate} of {len(self.mccs)} anchors: every sample coincides with the anchor "
                 "(total collapse)"
             )
-        lines.append("top modes   " + ", ".join(f"#{i}: MCCS {v:.3f} (N={n})" for i, v, n in modes))
+        listed = ", ".join(f"#{i}: MCCS {v:.3f} (N={n})" for i, v, n in modes)
+        lines.append("top modes   " + (listed or f"none: no anchor has a sample of S within r={c['r']}"))
+        for name, result in (self.metrics or {}).items():
+            scalars = {k: v for k, v in result.items() if isinstance(v, float)}
+            if isinstance(result.get("value"), float):
+                scalars = {"value": result["value"]}
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in scalars.items())
+            lines.append(f"{'metric':<12}{result.get('name', name)}: {shown}")
         if self.seconds:
             lines.append(f"time        {self.seconds:.1f} s ({self.samples_per_second:.0f} samples/s)")
         return "\n".join(lines)
@@ -223,18 +242,22 @@ class Report:
             path = path / "report.json"
         return cls.from_dict(json.loads(path.read_text()))
 
-    def save(self, directory, *, figures: bool = True) -> Path:
-        """Write ``report.json`` (and ``curves.png``, ``mccs_hist.png``) into ``directory``; returns the JSON path.
+    def save(self, directory, *, figures: bool = True, images: dict | None = None) -> Path:
+        """Write ``report.json`` (and ``curves.png``, ``mccs_hist.png``, ``report.html``) into ``directory``.
 
-        The JSON is strict (no NaN or Infinity) and replaces any earlier file atomically.
+        The JSON is strict (no NaN or Infinity); every file replaces an earlier one atomically.
+        ``images`` (from :func:`bbcollapse.report_images`) adds montages to the HTML page.
+        Returns the JSON path.
         """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         path = write_json(d / "report.json", self.to_dict())
         if figures:
-            from .plots import save_figures  # matplotlib only when figures are asked for
+            from .html import write_html  # matplotlib only when figures are asked for
+            from .plots import save_figures
 
             save_figures(self, d)
+            write_html(self, d / "report.html", images=images)
         return path
 
     # -- figures (drawn by bbcollapse.diagnosis.plots) -------------------------------
