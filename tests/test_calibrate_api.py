@@ -107,6 +107,27 @@ def test_report_target_is_the_diagnosed_anchor(world, tmp_path):
     assert tgt.r0 == rep.config["r"] and tgt.fraction[0] == rep.worst_count / rep.n_select
 
 
+@pytest.mark.parametrize("scoring", ["split", "same"])
+def test_target_fractions_are_over_the_selection_sample(world, tmp_path, scoring):
+    """I_w's mass is its count over |S|, the sample that counted it: half of |C| when split (float64 brute force)."""
+    sizes = dict(n_anchors=150, n_samples=3001)  # odd: |S| = ceil(3001 / 2) = 1501
+    rep = bb.diagnose(world, bb.identity_descriptor, store=tmp_path, scoring=scoring, progress=False, **sizes)
+    src = dict(sampler=world, descriptor=bb.identity_descriptor, seed=0, shard_size=rep.config["shard_size"])
+    with EmbeddingStore(tmp_path / "anchors", stream=ANCHOR_STREAM, progress=False, **src) as st:
+        anchors = st.embeddings(sizes["n_anchors"]).astype(np.float64)
+    with EmbeddingStore(tmp_path / "samples", stream=(1,), progress=False, **src) as st:
+        samples = st.embeddings(sizes["n_samples"]).astype(np.float64)
+    n_s = 1501 if scoring == "split" else 3001
+    assert rep.n_select == n_s
+    d = np.arccos(np.clip(bb.unit(anchors) @ bb.unit(samples[:n_s]).T, -1, 1)) / np.pi
+    counts = (d <= rep.config["r"]).sum(axis=1)
+    tgt = calibration_target(rep, world, bb.identity_descriptor)
+    assert tgt.fraction[0] == pytest.approx(counts[rep.worst] / n_s, abs=2 / n_s)  # 2 ties at the boundary at most
+    assert tgt.reference_fraction == pytest.approx(np.median(counts) / n_s, abs=2 / n_s)
+    if scoring == "split":  # dividing by |C| would halve it
+        assert tgt.fraction[0] > 1.5 * counts[rep.worst] / sizes["n_samples"]
+
+
 # -- bad input: a clear error before the long work -------------------------------------------
 def test_report_of_another_model_is_refused_before_sampling(report):
     other = Counting(dim=12, masses=(0.08, 0.05), spread=0.12)

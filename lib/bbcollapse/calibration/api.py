@@ -108,8 +108,9 @@ class CalibrationTarget:
     embeddings : (m, D) float64 unit embeddings of the modes (I_w first)
     latents : (m, L) their latents, or None when unknown
     r0 : neighbour radius of the calibration (the report's r unless given)
-    fraction : (m,) fraction of the report's samples within r0 of each mode, or None (unknown)
-    reference_fraction : median fraction of samples within r0 of an anchor of the report, or None
+    fraction : (m,) fraction of the report's selection sample S within r0 of each mode (the counts
+        that chose I_w, over |S| = ``report.n_select``, not over |C|), or None (unknown)
+    reference_fraction : median fraction of S within r0 of an anchor of the report, or None
     n_diagnosed : |A| + |C| of the report (the samples a diagnosis of the same size draws), or None
     source : where the target came from (a path, "report", "arrays")
     """
@@ -235,9 +236,10 @@ def calibration_target(target, sampler=None, descriptor=None, *, r0=None, check_
         check_identities(report, sampler, descriptor)
     cfg = report.config
     r0 = check_r0(cfg["r"] if r0 is None else r0)
+    n = getattr(report, "n_select", None) or cfg["n_samples"]  # the counts are over S, the selection sample
     if report.worst_count <= 0:
         raise ValueError(
-            f"I_w has no neighbour within r={cfg['r']} among the report's {cfg['n_samples']} samples: there is no "
+            f"I_w has no neighbour within r={cfg['r']} among the report's {n} selection samples: there is no "
             "dense mode to calibrate (diagnose with a larger r or more samples)"
         )
     emb, lat = report_field(report, WORST_EMBEDDING), report_field(report, WORST_LATENT)
@@ -254,7 +256,6 @@ def calibration_target(target, sampler=None, descriptor=None, *, r0=None, check_
         )
         emb = np.asarray(descriptor(x), dtype=np.float64)  # as diagnosed, up to the rounding of a batch of one
     same_r = math.isclose(r0, cfg["r"])
-    n = getattr(report, "n_select", None) or cfg["n_samples"]  # the counts are over S, the selection sample
     return CalibrationTarget(
         embeddings=unit_modes(validate_unit(np.atleast_2d(emb), "I_w's embedding")),
         latents=None if lat is None else np.atleast_2d(lat),
