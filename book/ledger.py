@@ -2,8 +2,10 @@
 
 ``grade_claims(results)`` takes ``{chapter_name: results_json}`` as written by the notebooks to
 ``data/results/`` and returns one row per claim with the paper's figure, ours, and a grade computed
-by an explicit rule (stated in the row).  The paper's numbers are typed here once, labelled as the
-paper's; every number of ours comes from ``results``.
+by an explicit rule (stated in the row).  The paper's numbers are typed once (here and in
+``book.ledger_common.PAPER``), labelled as the paper's; every number of ours comes from ``results``.
+Chapters 3 and 7 are graded by ``book.ledger_faces``, 8 by ``book.ledger_metrics``, 9 by
+``book.ledger_remedies``, 10-11 by ``book.ledger_experiments``; each has its own test file.
 
 Each rule is a test that a wrong result fails (``tests/test_ledger.py`` feeds each one a result that
 should fail it):
