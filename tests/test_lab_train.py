@@ -194,6 +194,73 @@ def test_corrupt_resume_checkpoint_is_not_used(tmp_path, monkeypatch):
     assert same(weights(resumed), weights(straight))
 
 
+# --------------------------------------------------------------------------- two processes, one configuration
+#: A child that counts its trainings (calls of trainer._train) in a file, slows every step by 20 ms so that
+#: two children overlap, starts training when the file "go" appears, and saves the weights it ends with.
+RIVAL = """
+import json, os, sys, time
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from safetensors.torch import save_file
+import bbcollapse.lab.objectives as objectives
+import bbcollapse.lab.trainer as trainer
+from bbcollapse.lab import GanConfig, train
+from bbcollapse.lab.cache import read_tensors
+config = GanConfig.from_dict(json.loads(sys.argv[1]))
+marks = Path(sys.argv[3])
+real_train, real_step = trainer._train, objectives.STEPS[config.arch]
+
+def counted(*args):
+    with open(marks / "trainings", "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    return real_train(*args)
+
+def slow(*args):
+    time.sleep(0.02)
+    return real_step(*args)
+
+trainer._train, objectives.STEPS[config.arch] = counted, slow
+(marks / f"ready-{os.getpid()}").touch()
+while not (marks / "go").exists():
+    time.sleep(0.005)
+run = train(config, cache_dir=sys.argv[2], progress=False, autosave_every=5)
+save_file(read_tensors(run.path, "G", config.steps)[0], str(marks / f"weights-{os.getpid()}.safetensors"))
+"""
+
+
+def start_rivals(config, cache, marks, n=2):
+    """``n`` children training ``config`` in ``cache``, released together once all have imported torch."""
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), "OMP_NUM_THREADS": "1"}
+    argv = [sys.executable, "-c", RIVAL, json.dumps(config.to_dict()), str(cache), str(marks)]
+    kids = [subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    deadline = time.monotonic() + 120
+    while len(list(marks.glob("ready-*"))) < n:
+        assert all(k.poll() is None for k in kids), [k.stderr.read()[-2000:] for k in kids]
+        assert time.monotonic() < deadline, "the children did not start in 120 s"
+        time.sleep(0.01)
+    (marks / "go").touch()
+    return kids
+
+
+def test_two_processes_training_one_configuration_train_it_once(tmp_path):
+    """The second process waits on the folder's lock and loads what the first trained (without the lock
+    both train, and each deletes the other's temporary files)."""
+    config = tiny(steps=60, checkpoints=(30,))
+    kids = start_rivals(config, tmp_path / "cache", tmp_path / "marks")
+    errs = [k.communicate(timeout=300)[1] for k in kids]
+    assert [k.returncode for k in kids] == [0, 0], [e[-3000:] for e in errs]
+    trainers = (tmp_path / "marks" / "trainings").read_text().split()
+    assert len(trainers) == 1, f"{len(trainers)} processes trained the same configuration"
+    waiter = errs[1 - [str(k.pid) for k in kids].index(trainers[0])]
+    assert f"another process (pid {trainers[0]}) is training this configuration" in waiter, waiter[-2000:]
+    assert "loaded the generator another process trained" in waiter
+    straight = weights(train(config, cache_dir=tmp_path / "straight", progress=False))
+    for k in kids:
+        assert same(load_file(str(tmp_path / "marks" / f"weights-{k.pid}.safetensors")), straight)
+
+
 # --------------------------------------------------------------------------- divergence
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     config = tiny(steps=10, checkpoints=(3, 8))

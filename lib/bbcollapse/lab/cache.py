@@ -13,14 +13,18 @@ Folder layout (``<cache_dir>/<GanConfig.folder_name>/``)::
     resume-step0000400.safetensors / .json   everything to continue training (latest only)
     log.jsonl                            the training log, one JSON object per line
     done.json                            written last: steps, seconds, images/s, device
+    train.lock                           an advisory ``flock``: one process trains a folder at a time
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
     "atomic_write_json",
     "checkpoint_steps",
     "checkpoint_paths",
+    "exclusive_lock",
+    "lock_holder",
     "read_json",
     "read_json_lines",
     "read_tensors",
@@ -130,3 +136,49 @@ def checkpoint_steps(folder: Path, kind: str) -> list[int]:
         if m and m.group(1) == kind:
             steps.append(int(m.group(2)))
     return sorted(steps)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, *, timeout: float | None = None, poll: float = 0.25, on_wait=None):
+    """Hold an exclusive advisory lock (``flock``) on the file ``path`` for the ``with`` block.
+
+    A free lock is taken at once. A held one is polled every ``poll`` seconds; ``on_wait(seconds)``
+    is called before each wait with the seconds waited so far (about 0 the first time), so the
+    caller can say what it waits for. The kernel releases the lock when its holder exits, even on SIGKILL, so a
+    crashed holder never blocks anyone. The lock file is kept (removing it would let two processes
+    lock two different files of one name).
+
+    Raises
+    ------
+    TimeoutError
+        The lock was still held after ``timeout`` seconds (None: wait as long as it takes).
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - t0
+                if timeout is not None and waited >= timeout:
+                    raise TimeoutError(
+                        f"{path} is still locked by another process after {waited:.1f} s (timeout {timeout:g} s)"
+                    ) from None
+                if on_wait is not None:
+                    on_wait(waited)
+                time.sleep(poll if timeout is None else max(0.0, min(poll, timeout - waited)))
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for the waiter's message
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid written by the current (or last) holder of the lock file ``path``, or None."""
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None

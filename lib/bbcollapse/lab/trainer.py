@@ -18,6 +18,11 @@ run, so the book trains each generator once. Guarantees:
 * **Guarded.** A NaN, infinite or exploding loss (``|loss| > max_abs_loss``) stops training with
   :class:`TrainingDiverged`, which names the step and the last good checkpoint; nothing is written
   after the bad step.
+* **One trainer per folder.** ``train`` holds an advisory ``flock`` on ``train.lock`` in the run's
+  folder while it trains. A second process asked for the same configuration (a second book build,
+  ``train_many`` in two shells) says that it waits, shows the other run's progress, and then loads
+  the finished generator instead of training it again; if the other process dies, it resumes from
+  that run's last checkpoint. ``lock_timeout`` bounds the wait.
 * **Logged.** ``log.jsonl`` gets one line every ``config.log_interval`` steps (the losses, the
   time so far, steps/s and images/s); a progress bar shows the losses and steps/s.
 """
@@ -25,6 +30,7 @@ run, so the book trains each generator once. Guarantees:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +47,8 @@ from .cache import (
     atomic_write_json,
     checkpoint_paths,
     checkpoint_steps,
+    exclusive_lock,
+    lock_holder,
     read_json,
     read_json_lines,
     read_tensors,
@@ -63,6 +71,8 @@ __all__ = [
 ]
 
 DEFAULT_CACHE = "data/cache/lab"
+LOCK_FILE = "train.lock"
+log = logging.getLogger(__name__)
 _RNG_SCHEME = "torch.Generator seeded with shard_seed(seed, 1, step) at every step; initial weights shard_seed(seed, 0)"
 
 
@@ -229,6 +239,7 @@ def train(
     autosave_s: float = 60.0,
     max_abs_loss: float = 1e6,
     threads: int | None = 1,
+    lock_timeout: float | None = None,
 ) -> TrainedGAN:
     """Train the generator ``config`` names (or load it from the cache), resuming an interrupted run.
 
@@ -246,6 +257,8 @@ def train(
         default: these small networks train about as fast on one thread, a busy machine trains
         them many times faster on one thread than on two, and results are bit-for-bit
         reproducible for one machine and one thread count. For parallel runs use ``train_many``.
+    lock_timeout : seconds to wait for another process training the same configuration (None: until
+        it finishes); the finished run is then loaded, not trained again.
 
     Returns
     -------
@@ -255,24 +268,74 @@ def train(
     ------
     TrainingDiverged
         A loss became NaN, infinite or larger than ``max_abs_loss``.
+    TimeoutError
+        Another process still trained this configuration after ``lock_timeout`` seconds.
     """
     if not isinstance(config, GanConfig):
         raise TypeError(f"train takes a GanConfig; got {type(config).__name__}")
     done = load_trained(config, cache_dir)
     if done is not None:
         return done
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(check_int(threads, "threads", minimum=1))
-    try:
-        return _train(config, Path(cache_dir), device, progress, embed, autosave_every, autosave_s, max_abs_loss)
-    finally:
-        torch.set_num_threads(before)
+    folder = Path(cache_dir) / config.folder_name
+    folder.mkdir(parents=True, exist_ok=True)
+    with _Waiter(config, folder, progress, lock_timeout) as waiter:
+        with exclusive_lock(folder / LOCK_FILE, timeout=lock_timeout, on_wait=waiter):
+            waiter.close()
+            done = load_trained(config, cache_dir)  # finished by the process we waited for
+            if done is not None:
+                log.warning("%s: loaded the generator another process trained in %s", config.name, folder)
+                return done
+            before = torch.get_num_threads()
+            if threads is not None:
+                torch.set_num_threads(check_int(threads, "threads", minimum=1))
+            try:
+                return _train(
+                    config, Path(cache_dir), device, progress, embed, autosave_every, autosave_s, max_abs_loss
+                )
+            finally:
+                torch.set_num_threads(before)
+
+
+class _Waiter:
+    """While the lock is held elsewhere: says once who trains ``config``, then shows that run's logged step."""
+
+    def __init__(self, config: GanConfig, folder: Path, progress, timeout):
+        self.config, self.folder, self.progress, self.timeout = config, folder, progress, timeout
+        self.bar_cm, self.bar, self.checked = None, None, -1.0
+
+    def __call__(self, waited: float) -> None:
+        if self.bar_cm is None:
+            holder = lock_holder(self.folder / LOCK_FILE)
+            log.warning(
+                "%s: another process%s is training this configuration in %s; waiting for it to finish%s",
+                self.config.name,
+                f" (pid {holder})" if holder else "",
+                self.folder,
+                "" if self.timeout is None else f" (at most {self.timeout:g} s)",
+            )
+            desc = f"waiting: {self.config.name}"
+            self.bar_cm = progress_bar(self.progress, total=self.config.steps, desc=desc, unit="step")
+            self.bar = self.bar_cm.__enter__()
+        if waited - self.checked >= 2.0:  # the other run's log, read every 2 s
+            self.checked = waited
+            lines = read_json_lines(self.folder / "log.jsonl")
+            if lines and lines[-1]["step"] > self.bar.n:
+                self.bar.update(lines[-1]["step"] - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar_cm is not None:
+            self.bar_cm.__exit__(None, None, None)
+            self.bar_cm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _train(config, cache_dir, device, progress, embed, autosave_every, autosave_s, max_abs_loss) -> TrainedGAN:
     folder = cache_dir / config.folder_name
-    folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / "config.json", {"lab_version": LAB_VERSION, "key": config.key, **config.to_dict()})
 
     data = _training_images(build_dataset(config.data, embed=embed), config, device)
