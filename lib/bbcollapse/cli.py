@@ -287,6 +287,7 @@ def config_option(parser: argparse.ArgumentParser, defaults, flag: str, *, help:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``bbcollapse`` argument parser; diagnose's defaults are :class:`~bbcollapse.DiagnoseConfig`'s."""
+    from .cli_diagnose import add_extra_options
     from .diagnosis.config import DiagnoseConfig
     from .stats import MCCS_FORMS
 
@@ -327,7 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="|C|, number of samples each anchor is compared with",
     )
     d.add_argument(
-        "--out", required=True, metavar="DIR", help="directory for report.json, curves.png and mccs_hist.png"
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="directory for report.json, report.html, curves.png and mccs_hist.png",
     )
     config_option(d, defaults, "--seed", type=_nonneg_int, help="base seed")
     config_option(d, defaults, "--theta", type=_distance, help="similarity kernel width")
@@ -340,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=MCCS_FORMS,
         help="MCCS formula: the authors' code 1/(-log10 m) or the paper's Eq. 7",
     )
+    add_extra_options(d, defaults, config_option, _positive_int, _nonneg_int)  # scoring, images, dask, metrics
     d.add_argument(
         "--store", metavar="DIR", help="resumable embedding store; rerun the same command to resume after a crash"
     )
@@ -394,8 +399,8 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
-def check_out(out) -> Path:
-    """--out as a directory we can write into (created if needed), checked before any sampling."""
+def check_out(out, flag: str = "--out") -> Path:
+    """--out (or ``flag``) as a directory we can write into (created if needed), checked before any sampling."""
     path = Path(out)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -403,7 +408,7 @@ def check_out(out) -> Path:
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
-        raise ValueError(f"--out {str(out)!r} is not a directory we can write: {exc.strerror or exc}") from None
+        raise ValueError(f"{flag} {str(out)!r} is not a directory we can write: {exc.strerror or exc}") from None
     return path
 
 
@@ -428,16 +433,22 @@ def check_device(device: str) -> str:
 
 
 def _prepare(args):
-    """(config, sampler, descriptor) of a diagnose run, every argument checked; raises ValueError."""
+    """(config, sampler, descriptor, reference) of a diagnose run, every argument checked; raises ValueError."""
+    from .cli_diagnose import check_extras, config_fields
     from .diagnosis import DiagnoseConfig
 
     same_names = ("seed", "theta", "r", "top", "form", "shard_size")  # options named as DiagnoseConfig's fields
     config = DiagnoseConfig(
-        n_anchors=args.anchors, n_samples=args.samples, **{name: getattr(args, name) for name in same_names}
+        n_anchors=args.anchors,
+        n_samples=args.samples,
+        **{name: getattr(args, name) for name in same_names},
+        **config_fields(args),
     )
     if not args.timeout > 0:
         raise ValueError(f"--timeout must be positive; got {args.timeout}")
     check_out(args.out)
+    if args.images:
+        check_out(args.images, "--images")
     if args.device:
         check_device(args.device)
     opts = dict(
@@ -449,28 +460,27 @@ def _prepare(args):
         if parse_spec(args.sampler)[0] == "builtin":
             raise SpecError("--model-version is for onnx:, cmd: and http:// samplers; built-ins are named by options")
         sampler.version = args.model_version
-    return config, sampler, descriptor
+    return config, sampler, descriptor, check_extras(args, config, sampler, descriptor, resolve_sampler, opts)
 
 
-def _run(args, config, sampler, descriptor):
-    """Sample, embed, reduce and save; returns the report's path."""
-    from .diagnosis import diagnose
+def _run(args, config, sampler, descriptor, reference=None):
+    """Sample, embed, reduce (locally or on Dask), add metrics and images, and save; returns the report's path."""
+    from .cli_diagnose import finish, run_report
     from .store import check_probe
 
     if args.store and not args.no_probe:
         check_probe(args.store, sampler, descriptor)
-    kw = {"device": args.device} if args.device else {}
-    report = diagnose(
-        sampler, descriptor, config=config, store=args.store, progress=False if args.quiet else None, **kw
-    )
+    report = run_report(args, config, sampler, descriptor, **({"device": args.device} if args.device else {}))
+    report, images = finish(report, args, config, sampler, descriptor, reference)
     try:
-        path = report.save(args.out)
+        path = report.save(args.out, images=images)
     except OSError as exc:
         raise OSError(f"cannot write the report to --out {args.out!r}: {exc.strerror or exc}") from None
     if not args.quiet:
         try:
             print(report.summary())
-            print(f"wrote {path} and figures in {path.parent}")
+            images = f"; montages in {args.images}" if args.images else ""
+            print(f"wrote {path}, report.html and figures in {path.parent}{images}")
             sys.stdout.flush()
         except BrokenPipeError:  # `bbcollapse ... | head -1`: the reader has what it wanted
             try:
@@ -485,11 +495,13 @@ def _diagnose(args) -> int:
     from .store import StoreConfigError, StoreError
 
     try:
-        config, sampler, descriptor = _prepare(args)
+        prepared = _prepare(args)
     except ValueError as exc:  # SpecError is a ValueError
         return _fail(str(exc).replace("n_anchors", "--anchors").replace("n_samples", "--samples"), 2)
+    except BlackBoxError as exc:  # the --images probe
+        return _fail(str(exc), 1)
     try:
-        _run(args, config, sampler, descriptor)
+        _run(args, *prepared)
     except StoreConfigError as exc:
         return _fail(str(exc), 2)
     except (BlackBoxError, StoreError, ValueError) as exc:  # ValueError: e.g. a descriptor without unit vectors
