@@ -236,5 +236,8 @@ def test_loop_doc_runs(tmp_path, monkeypatch):
     before = json.loads((tmp_path / "cli" / "calibrated" / "before" / "report.json").read_text())
     assert served["sampler"].startswith("HttpGenerator(http://127.0.0.1:")
     assert served["worst_mccs"] < before["worst_mccs"]
+    diagnosed = json.loads((tmp_path / "cli" / "before" / "report.json").read_text())
+    assert set(diagnosed["metrics"]) == {"vendi", "frechet"} and (tmp_path / "cli" / "before" / "report.html").exists()
+    assert diagnosed["config"]["scoring"] == "split" and diagnosed["n_select"] == 2000
     theta = json.loads((tmp_path / "theta.json").read_text())
     assert 0 < theta["r"] <= theta["theta"] <= 1

@@ -334,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for report.json, report.html, curves.png and mccs_hist.png",
     )
     config_option(d, defaults, "--seed", type=_nonneg_int, help="base seed")
-    config_option(d, defaults, "--theta", type=_distance, help="similarity kernel width")
-    config_option(d, defaults, "--r", type=_distance, help="neighbourhood radius for I_w and for distinct modes")
+    rule = "; 'bbcollapse choose-theta' gives the documented rule's value for your descriptor"
+    config_option(d, defaults, "--theta", type=_distance, help="similarity kernel width (Eq. 3)" + rule)
+    config_option(d, defaults, "--r", type=_distance, help="neighbourhood radius for I_w and distinct modes" + rule)
     config_option(d, defaults, "--top", type=_positive_int, help="number of distinct dense modes to report")
     config_option(
         d,
