@@ -34,7 +34,7 @@ from .blackbox import BlackBoxError, describe_batch, identity_of, sample_batch, 
 from .calibration.api import METHODS, calibrate, calibration_target, redraw
 from .calibration.persist import CALIBRATED, calibrated_descriptor_spec, load_calibrated, save_calibrated
 from .diagnosis import ANCHOR_STREAM, SAMPLE_STREAM, DiagnoseConfig, Report, diagnose
-from .diagnosis.html import image_batch, write_html
+from .diagnosis.html import image_batch
 from .diagnosis.jsonfile import write_json
 from .distance import distance_from_cos, unit
 from .store import EmbeddingStore, StoreConfigError
@@ -170,17 +170,17 @@ def fresh_config(report: Report, eval_seed: int | None) -> DiagnoseConfig:
 
 
 def diagnose_into(sampler, descriptor, config, directory: Path, progress) -> tuple[Report, Path]:
-    """Diagnose into ``directory`` (report.json, figures) through a resumable store; returns the report and store."""
+    """Diagnose into ``directory`` (report.json) through a resumable store; returns the report and store."""
     key = hashlib.sha256(f"{identity_of(sampler)}|{identity_of(descriptor)}".encode()).hexdigest()[:12]
     store = directory / f"store-{key}"  # one per model: a rerun resumes, another model never mixes in
     report = diagnose(sampler, descriptor, config=config, store=store, progress=progress)
-    report.save(directory)
+    report.save(directory, figures=False)
     return report, store
 
 
 def save_html(report: Report, sampler, directory: Path, progress) -> Path:
-    """``report.html`` in ``directory``, with montages when the outputs are images."""
-    return write_html(report, directory / "report.html", images=report_images(report, sampler, progress=progress))
+    """Figures and ``report.html`` in ``directory``, with montages when the outputs are images."""
+    return report.save(directory, images=report_images(report, sampler, progress=progress)).parent / "report.html"
 
 
 def pool_of(sampler, descriptor, store: Path, config: DiagnoseConfig) -> tuple[np.ndarray, np.ndarray]:
