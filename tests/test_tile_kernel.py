@@ -225,12 +225,12 @@ def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spre
 
 def test_similarity_table_matches_direct_evaluation():
     """The piecewise-cubic (Hermite) table of expm1(theta - d) in t = sqrt(1 - cos) against math.acos/expm1."""
-    from bbcollapse.neighbors.numba_reducer import _s_unnorm  # the kernel's scalar path, private by design
+    from bbcollapse.neighbors.numba_reducer import s_unnorm  # the kernel's scalar path
 
     for theta in (0.05, 0.3, 0.6, 0.7):
         s_tab, inv_h = build_s_table(theta)
         c = np.concatenate([np.cos(np.pi * np.linspace(0, theta * 1.2, 20001)), [1.0, 1 - 1e-15, -1.0]])
-        got = np.array([_s_unnorm(x, theta, s_tab, inv_h, True) for x in c])
+        got = np.array([s_unnorm(x, theta, s_tab, inv_h, True) for x in c])
         d = np.arccos(np.clip(c, -1, 1)) / np.pi
         want = np.expm1(np.maximum(0.0, theta - d))
         np.testing.assert_allclose(got, want, rtol=0, atol=2e-14)

@@ -14,6 +14,11 @@ can flip a pair sitting on a threshold, so pairs whose float32 cosine lies withi
 a rigorous error bound of any threshold are recomputed in float64: counts and
 curves therefore equal a float64 brute force exactly (ties count as neighbours).
 
+A *plan* (``curve_anchors``, ``count_anchors``, ``ssum_anchors``, ``topk_anchors``) says which
+anchors need which statistic; anchors that need no curve then take a thresholded, low-precision
+path (:mod:`.plan_reducer`, :mod:`.prefilter`) that drops pairs beyond every threshold they asked
+for with one vectorised test, and recomputes the rest in float64: still exact.
+
 Peak memory depends on the tile size and |A|, never on |C|: ``samples`` may be
 an iterable of shards.  Statistics over disjoint shards merge exactly
 (:meth:`NeighborStats.merge`), which is what makes streaming, resuming and
@@ -28,9 +33,10 @@ from .._progress import progress_bar
 from .._validation import check_theta, check_unit_interval
 from ..distance import validate_unit
 from .plan import Plan
-from .stats import NeighborStats
+from .prefilter import PREFILTERS, resolve_prefilter
+from .stats import AnchorScope, NeighborStats
 
-__all__ = ["neighbor_stats", "make_reducer", "default_device"]
+__all__ = ["neighbor_stats", "make_reducer", "make_scoped_reducer", "default_device"]
 
 
 def default_device() -> str:
@@ -56,6 +62,26 @@ def make_reducer(plan: Plan, anchors: np.ndarray, *, device=None, backend="auto"
     from .torch_reducer import TorchReducer
 
     return TorchReducer(plan, anchors, device=device, anchor_block=anchor_block)
+
+
+def make_scoped_reducer(plan: Plan, anchors, scope: AnchorScope, *, device, backend, anchor_block, prefilter):
+    """The reducer of a plan-aware run (:class:`.plan_reducer.ScopedReducer`): fused where make_reducer would be."""
+    from .plan_reducer import ScopedReducer
+
+    device = device or default_device()
+    fused = backend in ("auto", "numba") and str(device) == "cpu"
+    if fused:
+        try:
+            from .numba_reducer import NumbaReducer  # noqa: F401  (optional fused CPU kernel)
+        except ImportError:
+            if backend == "numba":
+                raise
+            fused = False
+    portable = None if fused else make_reducer(plan, anchors, device=device, backend=backend, anchor_block=anchor_block)
+    precision = resolve_prefilter(prefilter, plan.dim) if fused else "float32"
+    return ScopedReducer(
+        plan, anchors, scope, precision=precision, fused=fused, portable=portable, anchor_block=anchor_block
+    )
 
 
 def iter_chunks(samples, chunk, dim):
@@ -96,6 +122,11 @@ def neighbor_stats(
     anchor_block: int = 2048,
     progress: bool | None = None,
     total: int | None = None,
+    curve_anchors=None,
+    count_anchors=None,
+    ssum_anchors=None,
+    topk_anchors=None,
+    prefilter: str = "auto",
 ) -> NeighborStats:
     """Reduce every anchor-sample pair in one streaming pass.
 
@@ -120,6 +151,16 @@ def neighbor_stats(
     chunk, anchor_block : tile shape (samples per chunk, anchors per block).
     progress : show a tqdm bar (default: only when stderr is a terminal).
     total : number of samples, for the progress bar when ``samples`` is an iterable.
+    curve_anchors, count_anchors, ssum_anchors, topk_anchors : the plan, optional
+        Anchor indices (or (m,) boolean masks) that need the ``curve``, the ``counts``, the
+        ``ssum`` and the top-k; None (the default) means every anchor.  When any is given the
+        result carries an :class:`AnchorScope` and holds each statistic only for its anchors
+        (0, or inf / -1 for top-k, elsewhere); pairs beyond every threshold an anchor asked for
+        cost one vectorised comparison.  With all four None the run is the default one.
+    prefilter : "auto", "bf16" or "float32"
+        GEMM of the plan's threshold path: "auto" takes bf16 where the CPU has AVX512_BF16 or
+        AMX and torch's bf16 GEMM passes a self-check against the proven error bound
+        (:func:`~.prefilter.bf16_error_bound`), float32 elsewhere.  Results do not depend on it.
 
     Returns
     -------
@@ -135,9 +176,22 @@ def neighbor_stats(
         raise ValueError(f"k must be a non-negative integer; got {k!r}")
     if chunk < 1 or anchor_block < 1:
         raise ValueError("chunk and anchor_block must be positive")
+    if prefilter not in PREFILTERS:
+        raise ValueError(f"prefilter must be one of {PREFILTERS}; got {prefilter!r}")
     plan = Plan(radii=radii, grid=grid, theta=theta, k=int(k), dim=dim)
-
-    reducer = make_reducer(plan, a, device=device, backend=backend, anchor_block=anchor_block)
+    which = dict(counts=count_anchors, curve=curve_anchors, ssum=ssum_anchors, topk=topk_anchors)
+    if all(v is None for v in which.values()):
+        reducer = make_reducer(plan, a, device=device, backend=backend, anchor_block=anchor_block)
+    else:
+        reducer = make_scoped_reducer(
+            plan,
+            a,
+            AnchorScope.of(m, **which),
+            device=device,
+            backend=backend,
+            anchor_block=anchor_block,
+            prefilter=prefilter,
+        )
     if total is None and isinstance(samples, np.ndarray):
         total = samples.shape[0]
     offset = int(index_offset)

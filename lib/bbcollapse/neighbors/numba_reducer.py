@@ -44,7 +44,7 @@ from .plan import Plan
 from .stats import NeighborStats
 from .tables import LUT_BUCKETS, SPECIAL, build_bin_lut, build_s_table
 
-__all__ = ["NumbaReducer", "reduce_tile"]
+__all__ = ["NumbaReducer", "TOPK_MARGIN", "dot64", "merge_row", "n_le", "reduce_tile", "s_unnorm", "sort_by_dist_index"]
 
 #: When more than this fraction of a tile's pairs took the float64 path (a clustered sample:
 #: most pairs inside the similarity kernel), the next tile of those anchors gets one float64
@@ -57,14 +57,14 @@ TILE_ROWS = 2048
 TILE_COLS = 4096
 #: Interleaved sub-histograms per row (the pass over a row is unrolled by this much).
 N_SUB = 4
-_TOPK_MARGIN = 1e-12  # covers cos(pi * arccos(x) / pi) round-off when re-deriving a threshold
+TOPK_MARGIN = 1e-12  # covers cos(pi * arccos(x) / pi) round-off when re-deriving a threshold
 
 
 _CACHE = cache_kernels()
 
 
 @njit(cache=_CACHE)
-def _dot64(a64, i, cx, j):
+def dot64(a64, i, cx, j):
     """float64 dot product of anchor i and sample j (four partial sums, then pairwise)."""
     dim = a64.shape[1]
     s0 = 0.0
@@ -85,7 +85,7 @@ def _dot64(a64, i, cx, j):
 
 
 @njit(cache=_CACHE)
-def _s_unnorm(cc, theta, s_tab, inv_h, use_tab):
+def s_unnorm(cc, theta, s_tab, inv_h, use_tab):
     """expm1(max(0, theta - arccos(cc) / pi)) for an exact float64 cosine cc."""
     if use_tab:
         x = min(math.sqrt(max(0.0, 1.0 - cc)) * inv_h, np.float64(s_tab.shape[1] - 1))
@@ -99,7 +99,7 @@ def _s_unnorm(cc, theta, s_tab, inv_h, use_tab):
 
 
 @njit(cache=_CACHE)
-def _n_le(t_asc, x):
+def n_le(t_asc, x):
     """Number of thresholds <= x (t_asc ascending, short)."""
     lo = 0
     hi = t_asc.shape[0]
@@ -113,7 +113,7 @@ def _n_le(t_asc, x):
 
 
 @njit(cache=_CACHE)
-def _merge_row(top_d, top_i, row, cd, ci, n):
+def merge_row(top_d, top_i, row, cd, ci, n):
     """Merge n candidates (cd, ci) sorted by (dist, index) into the sorted row of top_d/top_i."""
     k = top_d.shape[1]
     old_d = top_d[row].copy()
@@ -178,7 +178,7 @@ def _before(d1, i1, d2, i2):
 
 
 @njit(cache=_CACHE)
-def _sort_by_dist_index(d, idx, n):
+def sort_by_dist_index(d, idx, n):
     """In-place heapsort of (d[:n], idx[:n]) by (distance, index)."""
     # max-heap under the (d, idx) order
     for start in range(n // 2 - 1, -1, -1):
@@ -241,7 +241,7 @@ def reduce_tile(
     bmax = np.float32(n_b - 1)
     zero = np.float32(0.0)
     special = np.int32(SPECIAL)
-    two_band = 2.0 * band + _TOPK_MARGIN
+    two_band = 2.0 * band + TOPK_MARGIN
     n_blk = min(mb, 64)
     n_jb = (nc + 63) // 64
     # With a float64 tile, the similarity sum is one pass over its rows (below), so the
@@ -338,19 +338,19 @@ def reduce_tile(
                 ce = 0.0
                 v = lut_nt[idx[j]]
                 if v == special:  # near a threshold: its bin may need the float64 cosine
-                    v = _n_le(t_asc, cd)
+                    v = n_le(t_asc, cd)
                     if (v > 0 and cd - t_asc[v - 1] <= band) or (v < nbins - 1 and t_asc[v] - cd <= band):
-                        ce = _dot64(a64, i, cx, col0 + j)
+                        ce = dot64(a64, i, cx, col0 + j)
                         have = True
-                        v = _n_le(t_asc, ce)
+                        v = n_le(t_asc, ce)
                 sub[v] += 1
                 if do_ssum and not sep_ssum and cd > cos_theta - band:
                     # float64 cosine: arccos is ill-conditioned near cos = 1 (duplicates),
                     # where a float32 cosine would be off by ~1e-4 in distance.
                     if not have:
-                        ce = _dot64(a64, i, cx, col0 + j)
+                        ce = dot64(a64, i, cx, col0 + j)
                         have = True
-                    acc += _s_unnorm(ce, theta, s_tab, inv_h, use_tab)
+                    acc += s_unnorm(ce, theta, s_tab, inv_h, use_tab)
                 if have:
                     n_ex += 1
             if sep_ssum:
@@ -387,7 +387,7 @@ def reduce_tile(
                     for j in range(nc):
                         ce = erow[j]
                         if ce > cos_theta:
-                            acc += _s_unnorm(ce, theta, s_tab, inv_h, use_tab)
+                            acc += s_unnorm(ce, theta, s_tab, inv_h, use_tab)
                             n_ex += 1
             if do_ssum:
                 ssum[i] += acc
@@ -412,13 +412,13 @@ def reduce_tile(
                 for q in range(n_cand):
                     jj = cand[q]
                     if np.float64(crow[jj]) >= thr:
-                        dot = _dot64(a64, i, cx, col0 + jj)
+                        dot = dot64(a64, i, cx, col0 + jj)
                         n_ex += 1
                         cand_d[n] = math.acos(min(max(dot, -1.0), 1.0)) / math.pi
                         cand_i[n] = gidx0 + col0 + jj
                         n += 1
-                _sort_by_dist_index(cand_d, cand_i, n)
-                _merge_row(top_d, top_i, i, cand_d, cand_i, n)
+                sort_by_dist_index(cand_d, cand_i, n)
+                merge_row(top_d, top_i, i, cand_d, cand_i, n)
         n_exact[blk] = n_ex
 
 
@@ -489,18 +489,21 @@ class NumbaReducer:
         dk = self.top_d[:, k - 1]
         thr = np.full(self.m, -np.inf)
         full = np.isfinite(dk)
-        thr[full] = np.cos(np.pi * dk[full]) - self.plan.band - _TOPK_MARGIN
+        thr[full] = np.cos(np.pi * dk[full]) - self.plan.band - TOPK_MARGIN
         return thr
 
-    def add(self, chunk: np.ndarray, offset: int):
+    def prepare(self, chunk: np.ndarray):
+        """A chunk as (float64 numpy, float32 torch, float64 torch) views, one copy each."""
         torch = self.torch
-        plan = self.plan
         # float64 copy for the rechecks: one kernel specialisation, and the copy costs
         # O(n D) against the O(m n D) tile work.
         cx = np.ascontiguousarray(chunk, dtype=np.float64)
         c32 = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))
-        c64 = torch.from_numpy(cx)
-        a64 = torch.from_numpy(self.a64)
+        return cx, c32, torch.from_numpy(cx)
+
+    def add(self, chunk: np.ndarray, offset: int):
+        torch = self.torch
+        cx, c32, c64 = self.prepare(chunk)
         n = cx.shape[0]
         prev = torch.get_float32_matmul_precision()
         torch.set_float32_matmul_precision("highest")
@@ -509,62 +512,65 @@ class NumbaReducer:
                 s1 = min(n, s0 + self.cols)
                 thr = self._thr_init()
                 for b0 in range(0, self.m, self.rows):
-                    b1 = min(self.m, b0 + self.rows)
-                    out = self._buf[: (b1 - b0) * (s1 - s0)].view(b1 - b0, s1 - s0)
-                    ex, use_ex = self._no_ex, False
-                    dense = self._dense.get(b0)
-                    if dense is None:  # first tile of these anchors: float32 GEMM, then look
-                        torch.mm(self.a32[b0:b1], c32[s0:s1].T, out=out)
-                        dense = (
-                            plan.theta is not None
-                            and int(torch.count_nonzero(out > self.cos_theta - plan.band))
-                            > DENSE_FRACTION * out.numel()
-                        )
-                        if not dense:
-                            self._dense[b0] = False
-                    elif not dense:
-                        torch.mm(self.a32[b0:b1], c32[s0:s1].T, out=out)
-                    if dense:
-                        # One float64 GEMM; the float32 tile is its rounding (within the
-                        # error band of a float32 GEMM, so the band logic stays valid).
-                        if self._buf64 is None:
-                            self._buf64 = torch.empty(self.rows * self.cols, dtype=torch.float64)
-                        ex64 = self._buf64[: (b1 - b0) * (s1 - s0)].view(b1 - b0, s1 - s0)
-                        torch.mm(a64[b0:b1], c64[s0:s1].T, out=ex64)
-                        out.copy_(ex64)
-                        ex, use_ex = ex64.numpy(), True
-                        self.tiles_dense += 1
-                    self.tiles += 1
-                    self._n_exact[:] = 0
-                    reduce_tile(
-                        out.numpy(),
-                        self.a64,
-                        cx,
-                        b0,
-                        s0,
-                        int(offset),
-                        self.lut,
-                        self.lut_nt,
-                        self.t_asc,
-                        float(plan.band),
-                        float(self.cos_theta),
-                        float(plan.theta or 0.0),
-                        plan.theta is not None,
-                        self.hist,
-                        self.ssum,
-                        self.top_d,
-                        self.top_i,
-                        thr,
-                        ex,
-                        use_ex,
-                        self.s_tab,
-                        float(self.inv_h),
-                        self.use_tab,
-                        self._n_exact,
-                    )
-                    self._dense[b0] = int(self._n_exact.sum()) > DENSE_FRACTION * (b1 - b0) * (s1 - s0)
+                    self.dense_tile(b0, min(self.m, b0 + self.rows), s0, s1, cx, c32, c64, offset, thr)
         finally:
             torch.set_float32_matmul_precision(prev)
+
+    def dense_tile(self, b0, b1, s0, s1, cx, c32, c64, offset, thr):
+        """Reduce the tile anchors[b0:b1] x chunk[s0:s1] through a float32 (or float64) GEMM and reduce_tile."""
+        torch, plan = self.torch, self.plan
+        out = self._buf[: (b1 - b0) * (s1 - s0)].view(b1 - b0, s1 - s0)
+        ex, use_ex = self._no_ex, False
+        dense = self._dense.get(b0)
+        if dense is None:  # first tile of these anchors: float32 GEMM, then look
+            torch.mm(self.a32[b0:b1], c32[s0:s1].T, out=out)
+            dense = (
+                plan.theta is not None
+                and int(torch.count_nonzero(out > self.cos_theta - plan.band)) > DENSE_FRACTION * out.numel()
+            )
+            if not dense:
+                self._dense[b0] = False
+        elif not dense:
+            torch.mm(self.a32[b0:b1], c32[s0:s1].T, out=out)
+        if dense:
+            # One float64 GEMM; the float32 tile is its rounding (within the
+            # error band of a float32 GEMM, so the band logic stays valid).
+            if self._buf64 is None:
+                self._buf64 = torch.empty(self.rows * self.cols, dtype=torch.float64)
+            ex64 = self._buf64[: (b1 - b0) * (s1 - s0)].view(b1 - b0, s1 - s0)
+            torch.mm(torch.from_numpy(self.a64[b0:b1]), c64[s0:s1].T, out=ex64)
+            out.copy_(ex64)
+            ex, use_ex = ex64.numpy(), True
+            self.tiles_dense += 1
+        self.tiles += 1
+        self._n_exact[:] = 0
+        reduce_tile(
+            out.numpy(),
+            self.a64,
+            cx,
+            b0,
+            s0,
+            int(offset),
+            self.lut,
+            self.lut_nt,
+            self.t_asc,
+            float(plan.band),
+            float(self.cos_theta),
+            float(plan.theta or 0.0),
+            plan.theta is not None,
+            self.hist,
+            self.ssum,
+            self.top_d,
+            self.top_i,
+            thr,
+            ex,
+            use_ex,
+            self.s_tab,
+            float(self.inv_h),
+            self.use_tab,
+            self._n_exact,
+        )
+        self._dense[b0] = int(self._n_exact.sum()) > DENSE_FRACTION * (b1 - b0) * (s1 - s0)
 
     def result(self, n_samples: int) -> NeighborStats:
         return self.plan.to_stats(self.hist, self.ssum, self.top_d, self.top_i, n_samples)
