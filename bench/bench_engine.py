@@ -8,7 +8,13 @@ the top-10) and is compared with
 * faiss ``IndexFlatIP.range_search`` at one radius (counts only),
 * scikit-learn ``NearestNeighbors(metric="cosine")`` radius counting (counts only),
 * a naive numpy reduction (float32 GEMM, arccos of the tile, comparisons, argpartition),
-* the eager torch tile reducer of this package (``backend="torch"``).
+* the eager torch tile reducer of this package (``backend="torch"``),
+* the paper-workflow plan of issue 20: curves for 11% of the anchors (R_obs and R_ref), top-k for
+  10, counts and s-sums for all (``curve_anchors=``, ``topk_anchors=``), with the bf16 prefilter
+  where the CPU has AVX512_BF16/AMX and with the float32 one,
+* the bare bf16 GEMM of the same tiles (torch / oneDNN).
+
+The machine's ISA flags (from /proc/cpuinfo) and the prefilter ``"auto"`` picks are printed first.
 
 Every method is timed on the same subset of the samples, round after round
 (interleaved, best of the rounds: robust to other load on a shared machine),
@@ -44,6 +50,25 @@ SCALES = {
 RADIUS = 0.25
 THETA = 0.3
 K = 10
+#: The paper's workflow wants curves for R_obs and R_ref: about 1,100 of 10^4 anchors.
+PLAN_CURVE_FRACTION = 0.11
+PLAN_TOPK = 10
+PLAN_WHAT = "counts+s-sum all; curve 11%, top-10 of 10 anchors"
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def isa_description():
+    """The CPU's vector / matrix ISA flags, torch's own pick, and the prefilter the engine's "auto" takes."""
+    import torch
+
+    from bbcollapse.neighbors.prefilter import cpu_flags, resolve_prefilter
+
+    flags = cpu_flags()
+    return dict(
+        isa_flags=[f for f in ISA_FLAGS if f in flags],
+        torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        prefilter_auto=resolve_prefilter("auto", 128),
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -72,6 +97,7 @@ def machine_description(threads):
         numpy=np.__version__,
         load_average_at_start=list(os.getloadavg()),
         cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        **isa_description(),
     )
     for mod in ("numba", "faiss", "sklearn"):
         try:
@@ -164,6 +190,44 @@ def run_engine(anchors, samples, backend="auto", device="cpu"):
         device=device,
         progress=False,
     )
+
+
+def plan_anchors(m, seed=0):
+    """(curve anchors, top-k anchors) of the paper-workflow plan: a fixed random 11%, top-k for 10 of them."""
+    curve = np.sort(np.random.default_rng(seed).choice(m, max(1, round(PLAN_CURVE_FRACTION * m)), replace=False))
+    return curve, curve[:PLAN_TOPK]
+
+
+def run_plan(anchors, samples, prefilter="auto"):
+    """The paper-workflow plan: counts at r and s-sums for every anchor, curves and top-k for a few."""
+    from bbcollapse import PAPER_GRID, neighbor_stats
+
+    curve, topk = plan_anchors(anchors.shape[0])
+    return neighbor_stats(
+        anchors=anchors,
+        samples=samples,
+        radii=[RADIUS],
+        grid=PAPER_GRID,
+        theta=THETA,
+        k=K,
+        curve_anchors=curve,
+        topk_anchors=topk,
+        prefilter=prefilter,
+        progress=False,
+    )
+
+
+def run_gemm_bf16(anchors, samples, rows=2048, cols=4096):
+    """The bare bf16 GEMM (bf16 out), tile by tile into one reused buffer: what the prefilter computes."""
+    import torch
+
+    a = torch.from_numpy(anchors).to(torch.bfloat16)
+    out = torch.empty(rows * cols, dtype=torch.bfloat16)
+    for s0 in range(0, samples.shape[0], cols):
+        c = torch.from_numpy(samples[s0 : s0 + cols]).to(torch.bfloat16)
+        for b0 in range(0, a.shape[0], rows):
+            blk = a[b0 : b0 + rows]
+            torch.mm(blk, c.T, out=out[: blk.shape[0] * c.shape[0]].view(blk.shape[0], c.shape[0]))
 
 
 def run_gemm(anchors, samples, device="cpu", rows=2048, cols=4096):
@@ -267,8 +331,10 @@ def clustered_benchmark(cfg, threads, log=print):
     frac = float(
         (anchors[:200].astype(np.float64) @ samples[:2000].T.astype(np.float64) > math.cos(math.pi * THETA)).mean()
     )
+    run_plan(anchors[:64], samples[:5000])
     we, ce, _ = timed(lambda: run_engine(anchors, samples), 2)
     wg, cg, _ = timed(lambda: run_gemm(anchors, samples), 2)
+    wp, cp, _ = timed(lambda: run_plan(anchors, samples), 2)
     res = dict(
         m=m,
         n=n,
@@ -279,11 +345,15 @@ def clustered_benchmark(cfg, threads, log=print):
         x_gemm_wall=we / wg,
         x_gemm_cpu=ce / cg,
         engine_ns_per_pair=we / (m * n) * 1e9,
+        plan_s=wp,
+        plan_x_gemm_wall=wp / wg,
+        plan_x_gemm_cpu=cp / cg,
     )
     log(
         f"  clustered samples ({100 * frac:.0f}% of pairs inside theta={THETA}), |A|={m}, |C|={n}: engine "
         f"{res['engine_ns_per_pair']:.2f} ns/pair = {res['x_gemm_wall']:.2f}x the bare GEMM (wall), "
-        f"{res['x_gemm_cpu']:.2f}x (CPU)"
+        f"{res['x_gemm_cpu']:.2f}x (CPU); paper-workflow plan {res['plan_x_gemm_wall']:.2f}x (wall), "
+        f"{res['plan_x_gemm_cpu']:.2f}x (CPU)"
     )
     return res
 
@@ -303,6 +373,9 @@ def cpu_benchmark(cfg, threads, log=print):
     run_engine(anchors[:64], samples[:5000])
     run_engine(anchors[:64], samples[:5000], backend="torch")
     run_gemm(anchors[:64], samples[:5000])
+    run_gemm_bf16(anchors[:64], samples[:5000])
+    for pf in ("float32", "auto"):
+        run_plan(anchors[:64], samples[:5000], pf)
     try:
         run_faiss(anchors[:64], samples[:5000], threads)
     except Exception:  # reported when timed
@@ -316,11 +389,20 @@ def cpu_benchmark(cfg, threads, log=print):
     w, c, _ = timed(lambda: run_gemm(anchors, samples), cfg["reps"])
     full["gemm"] = dict(wall_s=w, cpu_s=c)
     log(f"  full size: bare GEMM {w:.2f} s wall")
+    w, c, _ = timed(lambda: run_plan(anchors, samples), cfg["reps"])
+    full["plan"] = dict(wall_s=w, cpu_s=c)
+    log(f"  full size: paper-workflow plan {w:.2f} s wall")
+    w, c, _ = timed(lambda: run_gemm_bf16(anchors, samples), cfg["reps"])
+    full["gemm_bf16"] = dict(wall_s=w, cpu_s=c)
+    log(f"  full size: bare bf16 GEMM {w:.2f} s wall")
     for v in full.values():
         v["ns_per_pair"] = v["wall_s"] / pairs * 1e9
         v["gflops"] = 2.0 * dim * pairs / v["wall_s"] / 1e9
     full["engine_x_gemm_wall"] = full["engine"]["wall_s"] / full["gemm"]["wall_s"]
     full["engine_x_gemm_cpu"] = full["engine"]["cpu_s"] / full["gemm"]["cpu_s"]
+    for key in ("plan", "gemm_bf16"):
+        full[f"{key}_x_gemm_wall"] = full[key]["wall_s"] / full["gemm"]["wall_s"]
+        full[f"{key}_x_gemm_cpu"] = full[key]["cpu_s"] / full["gemm"]["cpu_s"]
     # faiss on all of C too: its cost is not only the GEMM but the range-search results it
     # stores (and the index copy), which an extrapolation from a subset can under-state.
     if cfg.get("faiss_full", False):
@@ -344,6 +426,7 @@ def cpu_benchmark(cfg, threads, log=print):
             )
             full["faiss_x_gemm_wall"] = w / full["gemm"]["wall_s"]
             full["engine_speedup_vs_faiss_wall"] = w / full["engine"]["wall_s"]
+            full["plan_speedup_vs_faiss_wall"] = w / full["plan"]["wall_s"]
             log(
                 f"  full size: faiss range_search {w:.2f} s wall, {int(fc.sum())} results, "
                 f"peak RSS +{pk.delta_mb:.0f} MiB; its float32 counts differ from the engine's exact counts "
@@ -361,6 +444,9 @@ def cpu_benchmark(cfg, threads, log=print):
         ("sklearn NearestNeighbors(cosine)", "counts at r=0.25 only", lambda: run_sklearn(anchors, sub, threads)),
         ("naive numpy (arccos of the tile)", "all statistics", lambda: run_naive_numpy(anchors, sub)),
         ("eager torch reducer (backend='torch')", "all statistics", lambda: run_engine(anchors, sub, backend="torch")),
+        ("plan: paper workflow, prefilter auto", PLAN_WHAT, lambda: run_plan(anchors, sub)),
+        ("plan: paper workflow, prefilter float32", PLAN_WHAT, lambda: run_plan(anchors, sub, "float32")),
+        ("bf16 GEMM (torch/oneDNN)", "bf16 cosine tiles only", lambda: run_gemm_bf16(anchors, sub)),
     ]
     best = {}
     for rnd in range(cfg["rounds"]):
@@ -389,7 +475,9 @@ def cpu_benchmark(cfg, threads, log=print):
         rows.append(_row(name, what, w, c, m * n_sub, pairs, n_sub < n))
     gemm = next(r for r in rows if r["method"].startswith("bare"))
     eng = next(r for r in rows if r["method"].startswith("engine"))
+    faiss_row = next((r for r in rows if r["method"].startswith("faiss")), None)
     for r in rows:
+        r["x_faiss_wall"] = r["wall_s"] / faiss_row["wall_s"] if faiss_row else float("nan")
         r["x_gemm_wall"] = r["wall_s"] / gemm["wall_s"]
         r["x_gemm_cpu"] = r["cpu_s"] / gemm["cpu_s"]
         r["engine_speedup_wall"] = r["wall_s"] / eng["wall_s"]
@@ -399,26 +487,31 @@ def cpu_benchmark(cfg, threads, log=print):
     # Peak memory: RSS increase during the engine call, for |C|/4 and |C|, each in a fresh
     # process (so that memory freed by earlier calls cannot hide or fake growth); the inputs
     # are loaded into memory before the baseline is taken.
-    memory = []
+    memory, memory_plan = [], []
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         np.save(f"{tmp}/a.npy", anchors)
         np.save(f"{tmp}/c.npy", samples)
-        for mode in ("shards", "array"):
+        for mode in ("shards", "array", "plan"):
             for n_mem in (n // 4, n):
                 try:
                     delta = memory_probe_subprocess(f"{tmp}/a.npy", f"{tmp}/c.npy", n_mem, threads, mode)
                 except Exception as exc:
                     log(f"  memory probe FAILED: {exc}")
                     continue
-                memory.append(dict(samples_as=mode, n_samples=int(n_mem), rss_delta_mb=round(delta, 1)))
-                log(f"  memory: samples as {mode}, |C|={n_mem}: +{delta:.1f} MiB")
+                row = dict(samples_as="shards" if mode == "plan" else mode, n_samples=int(n_mem))
+                (memory_plan if mode == "plan" else memory).append(dict(row, rss_delta_mb=round(delta, 1)))
+                log(
+                    f"  memory: {'plan, ' if mode == 'plan' else ''}samples as {row['samples_as']}, |C|={n_mem}: "
+                    f"+{delta:.1f} MiB"
+                )
     return dict(
         shape=dict(m=m, n=n, dim=dim, pairs=pairs, peer_subset_n=n_sub, rounds=cfg["rounds"]),
         rows=rows,
         full=full,
         memory=memory,
+        memory_plan=memory_plan,
         torch_threads=torch.get_num_threads(),
     )
 
@@ -449,9 +542,12 @@ def memory_probe(a_path, c_path, n_samples, threads, mode="shards"):
     anchors = np.load(a_path)
     samples = np.ascontiguousarray(np.load(c_path)[:n_samples])
     run_engine(anchors[:64], samples[:5000])  # compile / initialise outside the measurement
+    run_plan(anchors[:64], samples[:5000])
     with PeakRSS() as pk:
         if mode == "shards":
             run_engine(anchors, (samples[s0 : s0 + 16384] for s0 in range(0, n_samples, 16384)))
+        elif mode == "plan":  # the paper-workflow plan, streamed as shards
+            run_plan(anchors, (samples[s0 : s0 + 16384] for s0 in range(0, n_samples, 16384)))
         else:
             run_engine(anchors, samples)
     return dict(rss_delta_mb=pk.delta_mb)
@@ -518,16 +614,19 @@ def format_table(res):
     lines = []
     hdr = (
         f"{'method':40s} {'computes':46s} {'ns/pair':>8s} {'time s':>9s} {'x GEMM':>7s} {'x GEMM':>7s} "
-        f"{'engine':>7s} {'GFLOP/s':>8s}"
+        f"{'x faiss':>7s} {'engine':>7s} {'GFLOP/s':>8s}"
     )
     lines.append(hdr)
-    lines.append(f"{'':40s} {'':46s} {'(wall)':>8s} {'(wall)':>9s} {'wall':>7s} {'cpu':>7s} {'faster':>7s} {'':>8s}")
+    lines.append(
+        f"{'':40s} {'':46s} {'(wall)':>8s} {'(wall)':>9s} {'wall':>7s} {'cpu':>7s} {'wall':>7s} {'faster':>7s} {'':>8s}"
+    )
     lines.append("-" * len(hdr))
     for r in rows:
         mark = "*" if r["extrapolated"] else " "
         lines.append(
             f"{r['method']:40s} {r['computes']:46s} {r['ns_per_pair']:8.3f} {r['wall_s']:8.2f}{mark} "
-            f"{r['x_gemm_wall']:7.2f} {r['x_gemm_cpu']:7.2f} {r['engine_speedup_wall']:6.2f}x {r['gflops']:8.1f}"
+            f"{r['x_gemm_wall']:7.2f} {r['x_gemm_cpu']:7.2f} {r.get('x_faiss_wall', float('nan')):7.2f} "
+            f"{r['engine_speedup_wall']:6.2f}x {r['gflops']:8.1f}"
         )
     lines.append("-" * len(hdr))
     sh = res["shape"]
@@ -561,8 +660,52 @@ def format_table(res):
             f"its float32 counts differ from the exact ones on {fz['anchors_count_differs']} anchors "
             f"(max |diff| {fz['max_abs_count_diff']})"
         )
+    if "plan" in f:
+        lines.append(
+            f"Full size paper-workflow plan: {f['plan']['wall_s']:.2f} s ({f['plan']['ns_per_pair']:.3f} ns/pair) = "
+            f"{f['plan_x_gemm_wall']:.2f}x the float32 GEMM (wall), {f['plan_x_gemm_cpu']:.2f}x (CPU); bare bf16 "
+            f"GEMM {f['gemm_bf16']['wall_s']:.2f} s = {f['gemm_bf16_x_gemm_wall']:.2f}x"
+        )
+    if res.get("memory_plan"):
+        mem = "; ".join(f"|C|={x['n_samples']}: +{x['rss_delta_mb']} MiB" for x in res["memory_plan"])
+        lines.append(f"peak RSS increase of the paper-workflow plan (shards): {mem}")
     lines.append(targets_summary(res))
+    if "plan" in f:
+        lines.append(targets_issue20(res))
     return "\n".join(lines)
+
+
+def targets_issue20(res):
+    """Issue 20's targets (paper shape, 2 cores, ratios within one run), each with its measured figure."""
+    f, isa = res["full"], res.get("isa", {})
+    fast = any(x in isa.get("isa_flags", ()) for x in ("avx512_bf16", "amx_bf16"))
+    plan = f["plan_x_gemm_wall"]
+    limit = 1.0 if fast else 1.3
+    vs_faiss = f.get("plan_speedup_vs_faiss_wall", float("nan"))
+    cl = res.get("clustered", {})
+    mem = res.get("memory_plan", [])
+    extra_mb = 0.75 * res["shape"]["n"] * res["shape"]["dim"] * 4 / 2**20
+    flat = len(mem) == 2 and mem[1]["rss_delta_mb"] - mem[0]["rss_delta_mb"] <= 0.1 * extra_mb
+
+    def mark(ok):
+        return "met" if ok else "NOT met"
+
+    return "\n".join(
+        [
+            f"Targets (issue 20; ISA {' '.join(isa.get('isa_flags', [])) or 'unknown'}, prefilter "
+            f"{isa.get('prefilter_auto', '?')}"
+            + ("" if res["shape"]["pairs"] >= 1e10 else "; indicative only below the paper shape")
+            + "):",
+            f"  paper-workflow plan < {limit:.1f}x the float32 GEMM:  {plan:.2f}x  -> {mark(plan < limit)}",
+            f"  paper-workflow plan faster than faiss range_search: {vs_faiss:.2f}x faster  -> {mark(vs_faiss > 1)}",
+            f"  all statistics <= 1.6x the GEMM:  {f['engine_x_gemm_wall']:.2f}x  -> "
+            f"{mark(f['engine_x_gemm_wall'] <= 1.6)}",
+            f"  clustered samples <= 2.5x the GEMM:  all statistics {cl.get('x_gemm_wall', float('nan')):.2f}x, "
+            f"plan {cl.get('plan_x_gemm_wall', float('nan')):.2f}x  -> {mark(cl.get('x_gemm_wall', 9) <= 2.5)}",
+            f"  plan's memory flat in |C|: {', '.join(str(x['rss_delta_mb']) for x in mem)} MiB for |C|/4, |C|  -> "
+            f"{mark(flat)}",
+        ]
+    )
 
 
 def targets_summary(res):
@@ -639,7 +782,15 @@ def main(scale: str = "default", log=print) -> dict:
     out["cpu"] = cpu_benchmark(cfg, threads, log=log)
     out["cpu"]["fma_peak_gflops"] = out["machine"]["fp32_fma_peak_gflops"]
     out["cpu"]["clustered"] = clustered_benchmark(cfg, threads, log=log)
+    out["cpu"]["isa"] = isa_description()
     log("")
+    isa = out["cpu"]["isa"]
+    log(
+        f"machine: {out['machine']['cpu_model']}; ISA flags: {' '.join(isa['isa_flags'])}; torch CPU capability "
+        f"{isa['torch_cpu_capability']}; prefilter 'auto' -> {isa['prefilter_auto']}; {threads} threads; load average "
+        f"at start {', '.join(f'{x:.2f}' for x in out['machine']['load_average_at_start'])}, at end "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     log(format_table(out["cpu"]))
     if scale == "paper" and torch.cuda.is_available():
         log("\nCUDA: |A|=1e4, |C|=1e7, D=512")

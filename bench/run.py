@@ -33,6 +33,23 @@ def _tag():
     return re.sub(r"[^A-Za-z0-9.-]+", "-", platform.node() or "host")
 
 
+def _machine_line():
+    """One line naming the CPU's vector / matrix ISA flags and the load average (results depend on both)."""
+    import os
+
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((ln for ln in f if ln.startswith("flags")), ":").split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = [
+        f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8") if f in flags
+    ]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+    return f"machine {_tag()}: {os.cpu_count()} CPUs, ISA {' '.join(isa) or 'unknown'}; load average {load}"
+
+
 def _modules():
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
     if "bench_engine" in names:
@@ -73,6 +90,7 @@ def main(argv=None):
     out_dir = Path(args.results)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
+    print(_machine_line(), flush=True)
     for name in _modules():
         short = name[len("bench_") :]
         if args.only and short != args.only:

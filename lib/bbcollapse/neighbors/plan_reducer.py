@@ -28,7 +28,7 @@ import numpy as np
 from .numba_reducer import DENSE_FRACTION, TOPK_MARGIN, NumbaReducer
 from .plan import Plan
 from .prefilter import bf16_error_bound, threshold_keys
-from .sparse_kernel import sparse_tile
+from .sparse_kernel import count_tile, sparse_tile
 from .stats import AnchorScope, NeighborStats
 
 __all__ = ["ScopedReducer", "ThresholdReducer"]
@@ -119,10 +119,18 @@ class ThresholdReducer(NumbaReducer):
                 for b0 in range(0, self.m, self.rows):
                     b1 = min(self.m, b0 + self.rows)
                     pairs = (b1 - b0) * (s1 - s0)
-                    if self._sparse.get(b0, True):
+                    sparse = self._sparse.get(b0)
+                    if sparse is not False:
                         out = self._buf_lp[:pairs].view(b1 - b0, s1 - s0)
                         torch.mm(self.a_lp[b0:b1], c_lp[s0:s1].T, out=out)
                         tk, tkeys = self._fill_topk(out, b0, b1, topk_cos, keys)
+                        if sparse is None:  # first tile of these anchors: count the survivors before using them
+                            n_pass = count_tile(out.view(self.bits_view).numpy(), tkeys, self.shift, self.mask, b0)
+                            sparse = n_pass <= DENSE_FRACTION * pairs
+                    if not sparse:
+                        self.dense_tile(b0, b1, s0, s1, cx, c32, c64, offset, thr)
+                        self._sparse[b0] = int(self._n_exact.sum()) <= DENSE_FRACTION * pairs
+                    else:
                         self._n_surv[:] = 0
                         sparse_tile(
                             out.view(self.bits_view).numpy(),
@@ -154,9 +162,6 @@ class ThresholdReducer(NumbaReducer):
                         self.sparse_pairs += pairs
                         self.tiles += 1
                         self._sparse[b0] = surv <= DENSE_FRACTION * pairs
-                    else:
-                        self.dense_tile(b0, b1, s0, s1, cx, c32, c64, offset, thr)
-                        self._sparse[b0] = int(self._n_exact.sum()) <= DENSE_FRACTION * pairs
         finally:
             torch.set_float32_matmul_precision(prev)
 

@@ -19,7 +19,7 @@ from numba import njit, prange
 from .numba_cache import cache_kernels
 from .numba_reducer import dot64, merge_row, n_le, s_unnorm, sort_by_dist_index
 
-__all__ = ["sparse_tile"]
+__all__ = ["count_tile", "sparse_tile"]
 
 _CACHE = cache_kernels()
 
@@ -58,6 +58,19 @@ def _count_blocks(row, tk, shift, mask, blk_cnt):
         blk_cnt[n_full] = cnt
         tot += cnt
     return tot
+
+
+@njit(parallel=True, cache=_CACHE)
+def count_tile(bits, thr_key, shift, mask, row0):
+    """Number of pairs of a tile that pass the filter (a probe: is the threshold path worth taking?)."""
+    mb, nc = bits.shape
+    n_blk = min(mb, 64)
+    out = np.zeros(n_blk, dtype=np.int64)
+    for blk in prange(n_blk):
+        blk_cnt = np.empty((nc + 63) // 64, dtype=np.int64)
+        for li in range(blk * mb // n_blk, (blk + 1) * mb // n_blk):
+            out[blk] += _count_blocks(bits[li], thr_key[row0 + li], shift, mask, blk_cnt)
+    return out.sum()
 
 
 @njit(parallel=True, cache=_CACHE)
