@@ -16,7 +16,7 @@ from bbcollapse.lab.toy_nets import BatchedMLP, ResidualPartitioner, adam_unroll
 from bbcollapse.lab.toy_pgm import kmeans, train_partitioner
 from bbcollapse.lab.toy_stacked import combination_ids, label_stacked, stack_images, stacked_scores, stacked_triples
 from bbcollapse.lab.toy_study import score_model
-from bbcollapse.lab.toy_train import cache_path, load_toy, train_toy
+from bbcollapse.lab.toy_train import cache_path, load_toy, train_many, train_toy
 
 
 def tiny(method: str, **kw) -> ToyConfig:
@@ -144,6 +144,19 @@ def test_training_is_deterministic_for_a_group_of_seeds(tmp_path):
             torch.testing.assert_close(t, b.tensors[name], rtol=0, atol=0, msg=name)
     (alone,) = train_toy(cfg, (1,), cache_dir=tmp_path / "a", progress=False)
     assert alone.path != first[1].path  # the group is part of the identity (see ToyConfig.key)
+
+
+def test_train_many_in_worker_processes_matches_training_here(tmp_path):
+    """The process pool (the book's default-scale path; its smoke build trains in-process) trains the same models."""
+    jobs = [(tiny("gan"), (0,)), (tiny("pacgan"), (0, 1))]
+    pooled = train_many(jobs, workers=2, cache_dir=tmp_path / "pool", progress=False)
+    for (cfg, seeds), models in zip(jobs, pooled):
+        here = train_toy(cfg, seeds, cache_dir=tmp_path / "here", progress=False)
+        assert [m.seed for m in models] == list(seeds)
+        for a, b in zip(models, here):
+            assert a.path.parent == tmp_path / "pool" and a.path.name == b.path.name
+            for name, t in a.tensors.items():
+                torch.testing.assert_close(t, b.tensors[name], rtol=0, atol=0, msg=name)
 
 
 def test_cached_models_are_loaded_not_retrained(tmp_path, monkeypatch):

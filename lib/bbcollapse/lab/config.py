@@ -17,7 +17,18 @@ from dataclasses import dataclass, field, fields, replace
 from .._validation import check_int, check_option, check_positive
 from .datasets import DataSpec
 
-__all__ = ["ARCHS", "ARCH_DEFAULTS", "GanConfig", "LAB_VERSION", "SCALES"]
+__all__ = [
+    "ARCHS",
+    "ARCH_DEFAULTS",
+    "DESCRIPTORS",
+    "GanConfig",
+    "LAB_VERSION",
+    "SCALES",
+    "WGAN_GP_STEPS",
+    "check_adam_betas",
+    "config_key",
+    "descriptor_configs",
+]
 
 #: Bumped whenever a change to the trainer or the zoo changes the weights a configuration trains to,
 #: so that cached generators of older code are not mistaken for the new ones.
@@ -41,10 +52,60 @@ ARCH_DEFAULTS = {
 #: (0.067 s per step measured on a busy 2-core machine; bench/bench_lab.py measures it), two at once
 #: with ``train_many``; paper: longer training of wider networks, for a GPU.
 SCALES = {
-    "smoke": {"width": 4, "batch_size": 16, "latent_dim": 16, "steps": 20},
+    "smoke": {"width": 4, "batch_size": 16, "latent_dim": 16, "steps": 5},
     "default": {"width": 16, "batch_size": 64, "latent_dim": 32, "steps": 2000},
     "paper": {"width": 64, "batch_size": 64, "latent_dim": 64, "steps": 20000},
 }
+
+#: WGAN-GP trains ``WGAN_GP_STEPS / n_critic`` of a scale's generator steps (``GanConfig.at_scale``): with
+#: n_critic = 5, 4/5 of them, i.e. four times a DCGAN's discriminator updates.
+WGAN_GP_STEPS = 4
+
+#: The lab's two descriptors per scale (chapter 6's recipes): the instance encoder's and the classifier's
+#: fields (``EncoderConfig``, ``ClassifierConfig``), and the test items and views per item of the theta / r
+#: rule. Every chapter that reads chapter 6's descriptors takes them from here, so it loads the networks
+#: chapter 6 cached instead of training its own. Smoke: just enough steps to run the code.
+DESCRIPTORS = {
+    "smoke": {
+        "encoder": {"steps": 3, "width": 4, "batch_size": 32},
+        "classifier": {"steps": 5, "width": 4, "batch_size": 32},
+        "items": 40,
+        "views": 2,
+    },
+    "default": {
+        "encoder": {"steps": 400, "width": 8},
+        "classifier": {"steps": 2000, "width": 16},
+        "items": 1000,
+        "views": 4,
+    },
+    "paper": {
+        "encoder": {"steps": 4000, "width": 16},
+        "classifier": {"steps": 8000, "width": 32},
+        "items": 2000,
+        "views": 4,
+    },
+}
+
+
+def descriptor_configs(scale: str):
+    """``(EncoderConfig, ClassifierConfig)`` of ``scale`` (``DESCRIPTORS``): chapter 6's descriptors."""
+    from .classifier import ClassifierConfig
+    from .encoder import EncoderConfig
+
+    check_option(scale, DESCRIPTORS, "scale")
+    recipe = DESCRIPTORS[scale]
+    return EncoderConfig(**recipe["encoder"]), ClassifierConfig(**recipe["classifier"])
+
+
+def config_key(payload: dict) -> str:
+    """sha256 (first 16 hex digits) of ``payload`` as sorted JSON: the lab's cache keys (GAN and 2-D world)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_adam_betas(beta1, beta2, owner: str) -> None:
+    """Adam's betas must lie in [0, 1); a clear error naming ``owner`` otherwise."""
+    if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+        raise ValueError(f"{owner}: Adam's betas must lie in [0, 1); got ({beta1!r}, {beta2!r})")
 
 
 @dataclass(frozen=True)
@@ -106,9 +167,7 @@ class GanConfig:
         optim = self.optim
         check_positive(optim["lr"], "GanConfig.lr")
         check_int(optim["n_critic"], "GanConfig.n_critic", minimum=1)
-        for name in ("beta1", "beta2"):
-            if not 0 <= optim[name] < 1:
-                raise ValueError(f"GanConfig.{name} must lie in [0, 1); got {optim[name]!r}")
+        check_adam_betas(optim["beta1"], optim["beta2"], "GanConfig")
         checkpoints = tuple(sorted({check_int(s, "GanConfig.checkpoints[i]", minimum=1) for s in self.checkpoints}))
         if checkpoints and checkpoints[-1] > self.steps:
             raise ValueError(f"GanConfig.checkpoints must be <= steps ({self.steps}); got {checkpoints[-1]}")
@@ -154,8 +213,7 @@ class GanConfig:
     @property
     def key(self) -> str:
         """sha256 (first 16 hex digits) of the full configuration and ``LAB_VERSION``: the cache key."""
-        text = json.dumps({"lab_version": LAB_VERSION, "config": self.to_dict()}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return config_key({"lab_version": LAB_VERSION, "config": self.to_dict()})
 
     @property
     def folder_name(self) -> str:
@@ -167,17 +225,17 @@ class GanConfig:
     def at_scale(cls, scale: str, *, n_checkpoints: int = 0, **fields) -> GanConfig:
         """A configuration with the sizes of ``scale`` (``SCALES``), ``fields`` taking precedence.
 
-        WGAN-GP gets ``4 / n_critic`` of the scale's generator steps (1,600 at default, 8,000 critic
-        updates): at 800 its samples were still blobs. Each of its steps makes ``n_critic`` critic
-        updates with a double backward pass, so it trains about 4x as long as a DCGAN. ``n_checkpoints`` keeps that
-        many generators at evenly spaced steps, the last one included.
+        WGAN-GP gets ``WGAN_GP_STEPS / n_critic`` of the scale's generator steps (4/5: 1,600 at default,
+        8,000 critic updates): at 800 its samples were still blobs. Each of its steps makes ``n_critic``
+        critic updates with a double backward pass, so it trains about 4x as long as a DCGAN.
+        ``n_checkpoints`` keeps that many generators at evenly spaced steps, the last one included.
         """
         check_option(scale, SCALES, "scale")
         sizes = dict(SCALES[scale])
         arch = fields.get("arch", "dcgan")
         if arch == "wgan-gp" and "steps" not in fields:
             n_critic = fields.get("n_critic") or ARCH_DEFAULTS["wgan-gp"]["n_critic"]
-            sizes["steps"] = max(1, 4 * sizes["steps"] // n_critic)
+            sizes["steps"] = max(1, WGAN_GP_STEPS * sizes["steps"] // n_critic)
         config = cls(**{**sizes, **fields})
         if n_checkpoints:
             k = check_int(n_checkpoints, "n_checkpoints", minimum=1)

@@ -66,20 +66,32 @@ class LabSetup:
     x_train: np.ndarray
 
 
-def lab_setup(encoder_config, classifier_config, *, cache_dir, seed: int, n_items: int, n_views: int, n_reference: int):
+def lab_setup(
+    encoder_config,
+    classifier_config,
+    *,
+    cache_dir,
+    seed: int,
+    n_items: int,
+    n_views: int,
+    n_reference: int,
+    workers: int = 2,
+):
     """The descriptor, classifier, (theta, r) and Fréchet reference, as chapter 6 draws them from ``seed``.
 
-    theta and r come from :func:`~bbcollapse.lab.encoder.view_invariance` on ``n_items`` test images
-    (drawn with ``seed + 1``); the reference is ``n_reference`` test images (drawn with ``seed + 2``).
+    The two networks come from :func:`~bbcollapse.lab.descriptors.train_descriptors` as in chapter 6
+    (one thread each, ``workers`` processes when they must be trained), so a cold cache trains the
+    same weights chapter 6 would. theta and r come from :func:`~bbcollapse.lab.encoder.view_invariance`
+    on ``n_items`` test images (drawn with ``seed + 1``); the reference is ``n_reference`` test images
+    (drawn with ``seed + 2``).
     """
-    from .classifier import lab_classifier
     from .data import load_fashion_mnist
-    from .encoder import instance_encoder, view_invariance
+    from .descriptors import train_descriptors
+    from .encoder import view_invariance
 
-    x_train, y_train = load_fashion_mnist("train")
+    encoder, classifier = train_descriptors(encoder_config, classifier_config, cache_dir=cache_dir, workers=workers)
+    x_train = load_fashion_mnist("train")[0]
     x_test = load_fashion_mnist("test")[0]
-    encoder = instance_encoder(encoder_config, images=x_train, cache_dir=cache_dir)
-    classifier = lab_classifier(classifier_config, images=x_train, labels=y_train, cache_dir=cache_dir)
     items = x_test[np.random.default_rng(seed + 1).choice(len(x_test), n_items, replace=False)]
     rule = view_invariance(encoder, items, seed=seed, n_views=n_views).theta_r
     ref = x_test[np.random.default_rng(seed + 2).choice(len(x_test), min(n_reference, len(x_test)), replace=False)]

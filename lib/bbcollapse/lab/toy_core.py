@@ -25,7 +25,6 @@ What the seed fixes and what it leaves open (our choices are marked):
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 
 from .._validation import check_int, check_option, check_positive
+from .config import check_adam_betas, config_key
 from .ring2d import BENCHMARKS, VARIANTS, Mixture2D, benchmark, training_set
 from .toy_nets import seed_generators
 from .toy_stacked import stacked_triples
@@ -101,8 +101,7 @@ class ToyConfig:
         check_int(self.partitions, "partitions", minimum=0)
         for name in ("lr", "p_norm"):
             check_positive(getattr(self, name), name)
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise ValueError(f"Adam's betas must lie in [0, 1); got ({self.beta1}, {self.beta2})")
+        check_adam_betas(self.beta1, self.beta2, "ToyConfig")
 
     @property
     def stacked(self) -> bool:
@@ -139,9 +138,7 @@ class ToyConfig:
         """
         group = [int(s) for s in group]
         version = [FORMAT_VERSION, METHOD_VERSIONS[self.method]]
-        fields = {"config": asdict(self), "seed": int(seed), "group": group, "format": version}
-        text = json.dumps(fields, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return config_key({"config": asdict(self), "seed": int(seed), "group": group, "format": version})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

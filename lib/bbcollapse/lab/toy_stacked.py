@@ -21,6 +21,7 @@ import numpy as np
 
 from .._validation import check_int
 from ..blackbox.protocols import shard_seed
+from .ring2d import scores_from_counts
 
 __all__ = [
     "N_COMBINATIONS",
@@ -102,9 +103,8 @@ def stacked_scores(ids) -> StackedScores:
     if ids.ndim != 1 or ids.size == 0 or ids.min() < 0 or ids.max() >= N_COMBINATIONS:
         raise ValueError(f"ids must be a non-empty 1-D array of combination ids in 0..999; got shape {ids.shape}")
     counts = np.bincount(ids, minlength=N_COMBINATIONS)
-    q = counts / ids.size
-    nz = q > 0
-    return StackedScores(int(nz.sum()), float((q[nz] * np.log(q[nz] * N_COMBINATIONS)).sum()), counts)
+    modes, _, reverse_kl = scores_from_counts(counts, ids.size)  # every image counts: the quality term is 1
+    return StackedScores(modes, reverse_kl, counts)
 
 
 def score_stacked_model(model, predict, n: int, *, block: int = 5_000) -> StackedScores:
