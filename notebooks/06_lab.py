@@ -52,9 +52,10 @@ from IPython.display import display
 import bbcollapse as bb
 from bbcollapse.lab import CLASS_NAMES, load_fashion_mnist
 from bbcollapse.lab.baseline import classifier_metrics, diagnose_images, report_numbers
-from bbcollapse.lab.classifier import FRECHET_LAB_NAME, ClassifierConfig
+from bbcollapse.lab.classifier import FRECHET_LAB_NAME
+from bbcollapse.lab.config import DESCRIPTORS, WGAN_GP_STEPS, descriptor_configs
 from bbcollapse.lab.descriptors import train_descriptors
-from bbcollapse.lab.encoder import EncoderConfig, view_invariance
+from bbcollapse.lab.encoder import view_invariance
 from bbcollapse.lab.views import item_views
 from bbcollapse.stats import compare_population
 from notebooks._book import at_scale, markdown_table, paper_vs_ours, say, write_results
@@ -64,40 +65,17 @@ T_START = time.perf_counter()
 LAB_CACHE = Path(CACHE_DIR) / "lab"
 SIZES = at_scale(
     SCALE,
-    {  # descriptor training; items and views for theta/r; |A| and |C| of every diagnosis; Fréchet set size
-        "smoke": dict(
-            enc_steps=15, enc_width=8, clf_steps=40, clf_width=8, items=100, views=2, A=60, C=400, fd_n=400, test_n=2000
-        ),
-        "default": dict(
-            enc_steps=400,
-            enc_width=8,
-            clf_steps=2000,
-            clf_width=16,
-            items=1000,
-            views=4,
-            A=1000,
-            C=20000,
-            fd_n=10000,
-            test_n=10000,
-        ),
-        "paper": dict(
-            enc_steps=4000,
-            enc_width=16,
-            clf_steps=8000,
-            clf_width=32,
-            items=2000,
-            views=4,
-            A=10000,
-            C=50000,
-            fd_n=10000,
-            test_n=10000,
-        ),
+    {  # |A| and |C| of every diagnosis; Fréchet set size; test images for the accuracy
+        "smoke": dict(A=40, C=200, fd_n=100, test_n=500),
+        "default": dict(A=1000, C=20000, fd_n=10000, test_n=10000),
+        "paper": dict(A=10000, C=50000, fd_n=10000, test_n=10000),
     },
 )
+# the descriptors' recipes and the items and views of the theta / r rule: the lab's table, shared with chapters 9-11
+SIZES |= {"items": DESCRIPTORS[SCALE]["items"], "views": DESCRIPTORS[SCALE]["views"]}
 SEED = 14
 WORKERS = 1 if SCALE == "smoke" else 2  # processes for training (spawning costs more than smoke-scale training)
-ENCODER = EncoderConfig(steps=SIZES["enc_steps"], width=SIZES["enc_width"])
-CLASSIFIER = ClassifierConfig(steps=SIZES["clf_steps"], width=SIZES["clf_width"])
+ENCODER, CLASSIFIER = descriptor_configs(SCALE)
 timings = {}
 x_train, y_train = load_fashion_mnist("train")
 x_test, y_test = load_fashion_mnist("test")
@@ -303,7 +281,7 @@ mode_strip(
 from bbcollapse.lab import DataSpec, GanConfig, train_many  # the trainer-dependent part
 
 # the lab's sizes for this scale (GanConfig.at_scale: width, batch, latent size, steps; WGAN-GP gets
-# 2 / n_critic of the steps), on a class-balanced training set
+# WGAN_GP_STEPS / n_critic of them, printed below), on a class-balanced training set
 PER_CLASS = at_scale(SCALE, {"smoke": 100, "default": 6000, "paper": 6000})
 BALANCED = DataSpec.balanced(PER_CLASS, seed=0)
 ZOO = {
@@ -320,6 +298,11 @@ timings["train_zoo"] = time.perf_counter() - t0
 for name, t in trained.items():
     print(f"{name:18s} {t!r}")
 print(f"zoo trained or loaded in {timings['train_zoo']:.1f} s ({WORKERS} single-threaded worker(s))")
+wgan = configs["WGAN-GP"]
+print(
+    f"generator steps: {configs['DCGAN'].steps} of {configs['DCGAN'].batch_size} images; WGAN-GP "
+    f"{WGAN_GP_STEPS}/{wgan.optim['n_critic']} of them ({wgan.steps} steps of {wgan.optim['n_critic']} critic updates)"
+)
 
 # %% [markdown]
 # ### Samples of each generator
@@ -509,7 +492,8 @@ display(
 )
 say(
     f"At **{SCALE}** scale (descriptor training: encoder {ENCODER.steps} steps, classifier {CLASSIFIER.steps} "
-    f"steps; generators {configs['DCGAN'].steps} steps of {configs['DCGAN'].batch_size} images; "
+    f"steps; generators {configs['DCGAN'].steps} steps of {configs['DCGAN'].batch_size} images, WGAN-GP "
+    f"{WGAN_GP_STEPS}/n_critic of them ({configs['WGAN-GP'].steps}); "
     f"|A| = {SIZES['A']}, |C| = {SIZES['C']}), "
     f"the instance encoder separates views of one test item from different items with AUC {vi.auc:.4f} "
     f"and the classifier reaches {accuracy:.1%} test accuracy.  The training data itself has "

@@ -35,13 +35,15 @@ CACHE_DIR = "data/cache"
 
 # %% tags=["hide-input"]
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from bbcollapse.lab.classifier import ClassifierConfig, lab_classifier
+from bbcollapse.lab.classifier import lab_classifier
+from bbcollapse.lab.config import descriptor_configs
 from bbcollapse.lab.data import load_fashion_mnist
 from bbcollapse.lab.ring2d import VARIANTS, PlantedIntraMode, RandomFourierFeatures, benchmark
 from bbcollapse.lab.toy_core import METHODS, ToyConfig
@@ -60,7 +62,7 @@ from notebooks._book import at_scale, markdown_table, paper_vs_ours, say, write_
 STEPS, SEEDS, PARTITION_STEPS, N_EVAL, RUN_VARIANTS, BENCHMARKS = at_scale(
     SCALE,
     {  # N_EVAL None: the seed's 50K (ring) / 100K (grid) scored samples
-        "smoke": (10, (0, 1), 10, 2_000, ("seed004",), ("ring",)),
+        "smoke": (5, (0, 1), 5, 1_000, ("seed004",), ("ring",)),
         "default": (1_500, (0, 1, 2), 300, None, VARIANTS, ("ring", "grid")),
         "paper": (24_000, (0, 1, 2, 3, 4), 1_000, None, VARIANTS, ("ring", "grid")),
     },
@@ -68,21 +70,25 @@ STEPS, SEEDS, PARTITION_STEPS, N_EVAL, RUN_VARIANTS, BENCHMARKS = at_scale(
 INTRA = at_scale(  # |A|, |S|, |T| and the metric sample for the planted series; the same for trained models
     SCALE,
     {
-        "smoke": dict(planted=(200, 3_000, 3_000, 5_000), trained=(100, 1_000, 1_000, 2_000), boot=200),
+        "smoke": dict(planted=(100, 1_000, 1_000, 2_000), trained=(50, 500, 500, 1_000), boot=100),
         "default": dict(planted=(1_000, 50_000, 50_000, 100_000), trained=(500, 20_000, 20_000, 50_000), boot=1000),
         "paper": dict(planted=(10_000, 100_000, 100_000, 100_000), trained=(1_000, 50_000, 50_000, 100_000), boot=2000),
     },
 )
-STACK = at_scale(  # Stacked Fashion-MNIST: training, scoring, the lab classifier's (steps, width) as chapter 6's
+STACK = at_scale(  # Stacked Fashion-MNIST: training and scoring
     SCALE,
     {
-        "smoke": dict(steps=5, seeds=(0,), n_eval=500, clf=(40, 8), width=64, partition_steps=5, partitions=20),
-        "default": dict(steps=1_000, seeds=(0, 1), n_eval=10_000, clf=(1500, 16), width=256, partition_steps=100,
-                        partitions=0),
-        "paper": dict(steps=20_000, seeds=(0, 1, 2, 3, 4), n_eval=26_000, clf=(8000, 32), width=512,
-                      partition_steps=1000, partitions=0),
+        "smoke": dict(steps=3, seeds=(0,), n_eval=200, width=32, partition_steps=3, partitions=10),
+        "default": dict(steps=1_000, seeds=(0, 1), n_eval=10_000, width=256, partition_steps=100, partitions=0),
+        "paper": dict(steps=20_000, seeds=(0, 1, 2, 3, 4), n_eval=26_000, width=512, partition_steps=1000,
+                      partitions=0),
     },
 )  # fmt: skip
+# the lab classifier labels each channel: chapter 6's (the lab's table, so its cached network is read), save one
+# default-scale difference: this chapter's default classifier has trained 1,500 steps, chapter 6's 2,000
+CLASSIFIER = descriptor_configs(SCALE)[1]
+CLASSIFIER = replace(CLASSIFIER, steps=1500) if SCALE == "default" else CLASSIFIER
+WORKERS = 1 if SCALE == "smoke" else 2  # processes for training (spawning costs more than smoke-scale training)
 STACK_METHODS = ("gan", "pacgan", "pgmgan")
 LAB_CACHE = Path(CACHE_DIR) / "lab"
 PROTOTYPES = (None, 100, 30, 10, 3, 1)  # K distinct points in the collapsed mode; None = no collapse
@@ -132,7 +138,7 @@ jobs = [
     for m in METHODS
 ]
 t0 = time.perf_counter()
-trained = train_many(jobs, workers=2, cache_dir=CACHE, progress=True)
+trained = train_many(jobs, workers=WORKERS, cache_dir=CACHE, progress=True)
 timing["training_s"] = time.perf_counter() - t0
 models = {(c.variant, c.benchmark, c.method): ms for (c, _), ms in zip(jobs, trained)}
 cpu = sum(m.seconds for ms in trained for m in ms)
@@ -264,7 +270,7 @@ for v in RUN_VARIANTS:
 
 # %% tags=["hide-input"]
 t0 = time.perf_counter()
-clf = lab_classifier(ClassifierConfig(steps=STACK["clf"][0], width=STACK["clf"][1]), cache_dir=LAB_CACHE, progress=True)
+clf = lab_classifier(CLASSIFIER, cache_dir=LAB_CACHE, progress=True, threads=1)  # one thread, as chapter 6
 stack_jobs = [
     (
         ToyConfig(
@@ -275,7 +281,7 @@ stack_jobs = [
     )
     for m in STACK_METHODS
 ]  # fmt: skip
-stack_models = dict(zip(STACK_METHODS, train_many(stack_jobs, workers=2, cache_dir=CACHE, progress=True)))
+stack_models = dict(zip(STACK_METHODS, train_many(stack_jobs, workers=WORKERS, cache_dir=CACHE, progress=True)))
 stack_scores = {m: [score_stacked_model(x, clf.predict, STACK["n_eval"]) for x in ms] for m, ms in stack_models.items()}
 items = load_fashion_mnist("train")[0]
 real_ids = label_stacked(stack_images(items, stacked_triples(STACK["n_eval"], 2021, len(items))), clf.predict)

@@ -41,6 +41,7 @@ CACHE_DIR = "data/cache"
 
 # %% tags=["hide-input"]
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -49,8 +50,8 @@ import torch
 from IPython.display import display
 
 from bbcollapse.lab import CLASS_NAMES, DataSpec, GanConfig, build_dataset, train_many
-from bbcollapse.lab.classifier import FRECHET_LAB_NAME, ClassifierConfig
-from bbcollapse.lab.encoder import EncoderConfig
+from bbcollapse.lab.classifier import FRECHET_LAB_NAME
+from bbcollapse.lab.config import DESCRIPTORS, descriptor_configs
 from bbcollapse.lab.experiments import (
     data_pool,
     generator_pool,
@@ -69,24 +70,31 @@ LAB_CACHE = Path(CACHE_DIR) / "lab"
 SEED = 14  # chapter 6's seed: the same descriptor, classifier, theta and r, and the zoo's SN-DCGAN and PacGAN
 SIZES = at_scale(
     SCALE,
-    {  # descriptor recipes as chapter 6's (cached); |A|, |C|, Fréchet set, bootstrap; training seeds; RIC sizes
-        "smoke": dict(enc=(15, 8), clf=(40, 8), items=100, views=2, A=40, C=200, fd_n=200, n_boot=100,
-                      seeds=(14,), per_class=100, zoo_per_class=100, repeats=50),
-        "default": dict(enc=(400, 8), clf=(1500, 16), items=1000, views=4, A=1000, C=10000, fd_n=5000, n_boot=1000,
-                        seeds=(14, 15), per_class=2000, zoo_per_class=6000, repeats=1000),
-        "paper": dict(enc=(4000, 16), clf=(8000, 32), items=2000, views=4, A=10000, C=50000, fd_n=10000, n_boot=2000,
-                      seeds=(14, 15, 16, 17, 18), per_class=2000, zoo_per_class=6000, repeats=1000),
+    {  # |A|, |C|, Fréchet set, bootstrap; training seeds; RIC sizes
+        "smoke": dict(A=40, C=200, fd_n=100, n_boot=100, seeds=(14,), per_class=100, zoo_per_class=100, repeats=50),
+        "default": dict(A=1000, C=10000, fd_n=5000, n_boot=1000, seeds=(14, 15), per_class=2000, zoo_per_class=6000,
+                        repeats=1000),
+        "paper": dict(A=10000, C=50000, fd_n=10000, n_boot=2000, seeds=(14, 15, 16, 17, 18), per_class=2000,
+                      zoo_per_class=6000, repeats=1000),
     },
 )  # fmt: skip
+WORKERS = 1 if SCALE == "smoke" else 2  # processes for training (spawning costs more than smoke-scale training)
+# chapter 6's descriptors (the lab's table, so its cached networks are read), save one default-scale difference:
+# this chapter's default classifier has trained 1,500 steps, chapter 6's 2,000
+ENCODER, CLASSIFIER = descriptor_configs(SCALE)
+CLASSIFIER = replace(CLASSIFIER, steps=1500) if SCALE == "default" else CLASSIFIER
+SIZES |= {"enc": (ENCODER.steps, ENCODER.width), "clf": (CLASSIFIER.steps, CLASSIFIER.width)}
+SIZES |= {"items": DESCRIPTORS[SCALE]["items"], "views": DESCRIPTORS[SCALE]["views"]}  # chapter 6's theta / r rule
 AUG_CLASSES = (0, 5, 8)  # T-shirt/top, Sandal, Bag: one repeated item each (the paper: one face per race)
 setup = lab_setup(
-    EncoderConfig(steps=SIZES["enc"][0], width=SIZES["enc"][1]),
-    ClassifierConfig(steps=SIZES["clf"][0], width=SIZES["clf"][1]),
+    ENCODER,
+    CLASSIFIER,
     cache_dir=LAB_CACHE,
     seed=SEED,
     n_items=SIZES["items"],
     n_views=SIZES["views"],
     n_reference=SIZES["fd_n"],
+    workers=WORKERS,
 )
 POOL = dict(n_anchors=SIZES["A"], n_samples=SIZES["C"], n_features=SIZES["fd_n"])
 timings = {"setup": time.perf_counter() - T_START}
@@ -109,7 +117,7 @@ MODELS = {
 }
 configs = {(m, s): GanConfig.at_scale(SCALE, **kw, seed=s) for m, kw in MODELS.items() for s in SIZES["seeds"]}
 t0 = time.perf_counter()
-trained = dict(zip(configs, train_many(list(configs.values()), workers=2, threads=1, cache_dir=LAB_CACHE)))
+trained = dict(zip(configs, train_many(list(configs.values()), workers=WORKERS, threads=1, cache_dir=LAB_CACHE)))
 timings["train"] = time.perf_counter() - t0
 aug_set = build_dataset(RIC_AUG)
 TRAIN_CLASS_TV = histogram_test(np.bincount(build_dataset(RIC).labels, minlength=10),

@@ -36,6 +36,7 @@ CACHE_DIR = "data/cache"
 
 # %% tags=["hide-input"]
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -43,8 +44,8 @@ import torch
 from IPython.display import display
 
 from bbcollapse.lab import DataSpec, GanConfig, train_many
-from bbcollapse.lab.classifier import FRECHET_LAB_NAME, ClassifierConfig
-from bbcollapse.lab.encoder import EncoderConfig
+from bbcollapse.lab.classifier import FRECHET_LAB_NAME
+from bbcollapse.lab.config import DESCRIPTORS, descriptor_configs
 from bbcollapse.lab.experiments import data_pool, generator_pool, lab_setup, pool_numbers, seed_spread, versus
 from notebooks._book import at_scale, markdown_table, paper_vs_ours, say, write_results
 
@@ -54,25 +55,33 @@ LAB_CACHE = Path(CACHE_DIR) / "lab"
 SEED = 14  # chapter 6's seed: its descriptor, classifier, theta, r and zoo are reused (cached)
 SIZES = at_scale(
     SCALE,
-    {  # descriptors as chapter 6's; |A|, |C|, Fréchet set, bootstrap; restarts; checkpoints; imbalanced n
-        "smoke": dict(enc=(15, 8), clf=(40, 8), items=100, views=2, A=40, C=200, fd_n=200, n_boot=100,
-                      per_class=100, restarts=(14, 15), checkpoints=3, imbalanced_n=400),
-        "default": dict(enc=(400, 8), clf=(1500, 16), items=1000, views=4, A=1000, C=10000, fd_n=5000, n_boot=1000,
-                        per_class=6000, restarts=(14, 15, 16, 17, 18), checkpoints=6, imbalanced_n=20000),
-        "paper": dict(enc=(4000, 16), clf=(8000, 32), items=2000, views=4, A=10000, C=50000, fd_n=10000, n_boot=2000,
-                      per_class=6000, restarts=tuple(range(14, 24)), checkpoints=6, imbalanced_n=20000),
+    {  # |A|, |C|, Fréchet set, bootstrap; restarts; checkpoints; imbalanced n
+        "smoke": dict(A=40, C=200, fd_n=100, n_boot=100, per_class=100, restarts=(14, 15), checkpoints=2,
+                      imbalanced_n=200),
+        "default": dict(A=1000, C=10000, fd_n=5000, n_boot=1000, per_class=6000, restarts=(14, 15, 16, 17, 18),
+                        checkpoints=6, imbalanced_n=20000),
+        "paper": dict(A=10000, C=50000, fd_n=10000, n_boot=2000, per_class=6000, restarts=tuple(range(14, 24)),
+                      checkpoints=6, imbalanced_n=20000),
     },
 )  # fmt: skip
+WORKERS = 1 if SCALE == "smoke" else 2  # processes for training (spawning costs more than smoke-scale training)
+# chapter 6's descriptors (the lab's table, so its cached networks are read), save one default-scale difference:
+# this chapter's default classifier has trained 1,500 steps, chapter 6's 2,000
+ENCODER, CLASSIFIER = descriptor_configs(SCALE)
+CLASSIFIER = replace(CLASSIFIER, steps=1500) if SCALE == "default" else CLASSIFIER
+SIZES |= {"enc": (ENCODER.steps, ENCODER.width), "clf": (CLASSIFIER.steps, CLASSIFIER.width)}
+SIZES |= {"items": DESCRIPTORS[SCALE]["items"], "views": DESCRIPTORS[SCALE]["views"]}  # chapter 6's theta / r rule
 #: class weights of the imbalanced set, from 30% to 2% (CelebAHQ's races are 72% / 15% / 11%)
 PROPORTIONS = (0.30, 0.20, 0.12, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02)
 setup = lab_setup(
-    EncoderConfig(steps=SIZES["enc"][0], width=SIZES["enc"][1]),
-    ClassifierConfig(steps=SIZES["clf"][0], width=SIZES["clf"][1]),
+    ENCODER,
+    CLASSIFIER,
     cache_dir=LAB_CACHE,
     seed=SEED,
     n_items=SIZES["items"],
     n_views=SIZES["views"],
     n_reference=SIZES["fd_n"],
+    workers=WORKERS,
 )
 POOL = dict(n_anchors=SIZES["A"], n_samples=SIZES["C"], n_features=SIZES["fd_n"])
 timings = {"setup": time.perf_counter() - T_START}
@@ -103,9 +112,8 @@ RESTARTS = [s for s in SIZES["restarts"] if s != SEED]
 configs.update({f"DCGAN seed {s}": GanConfig.at_scale(SCALE, data=BAL, seed=s, n_checkpoints=SIZES["checkpoints"])
                 for s in RESTARTS})  # fmt: skip
 t0 = time.perf_counter()
-trained = dict(
-    zip(configs, train_many(list(configs.values()), workers=2, threads=1, cache_dir=LAB_CACHE, embed=setup.encoder))
-)
+runs = train_many(list(configs.values()), workers=WORKERS, threads=1, cache_dir=LAB_CACHE, embed=setup.encoder)
+trained = dict(zip(configs, runs))
 timings["train"] = time.perf_counter() - t0
 print(f"{len(trained)} generators trained or loaded in {timings['train']:.0f} s; training seconds: "
       + ", ".join(f"{n} {t.seconds:.0f}" for n, t in trained.items()))  # fmt: skip
