@@ -30,6 +30,9 @@ sample. Public API (``from bbcollapse.lab import ...``)::
       GanConfig.key -> the hash of the FULL configuration (data spec included): the cache folder
       GanConfig.at_scale(scale, n_checkpoints=0, **fields)  # SCALES: smoke / default / paper sizes
       GanConfig.name -> "Pac(sn-dcgan)(4) 28px";  config.replace(**changes)
+    WGAN_GP_STEPS                          # WGAN-GP trains WGAN_GP_STEPS / n_critic of a scale's steps
+    DESCRIPTORS, descriptor_configs(scale) -> (EncoderConfig, ClassifierConfig)   # chapter 6's descriptor
+                                           # recipes per scale, shared by every chapter that reads them
 
     # trainer.py (the module is not called train.py: it would shadow the function train)
     train(config, *, cache_dir="data/cache/lab", device="cpu", progress=None, embed=None, threads=None) -> TrainedGAN
@@ -72,6 +75,9 @@ _LAB: dict[str, str] = {
     "train_many": "trainer",
     "measure_throughput": "trainer",
     "SCALES": "config",
+    "WGAN_GP_STEPS": "config",
+    "DESCRIPTORS": "config",
+    "descriptor_configs": "config",
     "LabSampler": "sampler",
 }
 
