@@ -53,13 +53,45 @@ def test_scoring_and_selection(tmp_path, capsys, scoring, select_by):
     assert (c["scoring"], c["select_by"], c["k"], c["n_random"]) == (scoring, select_by, 5, 7)
     np.testing.assert_allclose(doc["grid"], np.linspace(0.1, 0.5, 9))
     assert len(doc["nearest_index"]) == 5 and len(doc["random_anchors"]) == 7
-    ref = api(scoring=scoring, select_by=select_by, k=5, n_random=7, grid=tuple(np.linspace(0.1, 0.5, 9)))
+    grid = tuple(np.linspace(0.1, 0.5, 9))
+    ref = api(scoring=scoring, select_by=select_by, k=5, n_random=7, grid=grid, theta=c["theta"], r=c["r"])
     assert doc["worst"] == ref.worst and doc["modes"] == ref.modes.tolist()
     np.testing.assert_allclose(doc["mode_mccs"], ref.mode_mccs, rtol=1e-12)
     assert doc["n_select"] == (1500 if scoring == "same" else 750)
     if scoring == "same":  # S = C: I_w is the argmax of what it is ranked by, over all anchors (lowest index on ties)
         key = np.asarray(doc["mccs"] if select_by == "mccs" else doc["counts"])
         assert doc["worst"] == int(np.flatnonzero(key == key.max())[0])
+
+
+def test_subject_theta_r_are_used_reported_and_overridden(tmp_path, capsys):
+    """Without --theta/--r the sphere's own values (the rule on its planted identities) are used and reported;
+    each flag overrides its value alone; a sphere without identities falls back to the generic defaults."""
+    from bbcollapse.subjects.synthetic import theta_r_default
+
+    own = theta_r_default(PlantedSphere(**WORLD), bb.identity_descriptor)
+    generic = bb.DiagnoseConfig()
+    assert abs(own["theta"] - generic.theta) > 0.02 and abs(own["r"] - generic.r) > 0.02  # the test can tell them apart
+    cases = [
+        (["--theta", "0.31", "--r", "0.22"], (0.31, 0.22), ("given (--theta)", "given (--r)")),
+        (["--theta", "0.31"], (0.31, own["r"]), ("given (--theta)", "subject default")),
+        ([], (own["theta"], own["r"]), ("subject default", "subject default")),  # last: its doc is checked below
+    ]
+    for i, (extra, values, sources) in enumerate(cases):
+        code, out, err = run([a for a in BASE if a != "--quiet"] + ["--out", str(tmp_path / str(i)), *extra], capsys)
+        assert code == 0, err
+        doc = json.loads((tmp_path / str(i) / "report.json").read_text())
+        assert (doc["config"]["theta"], doc["config"]["r"]) == values
+        assert [doc["theta_r_source"][k].startswith(v) for k, v in zip(("theta", "r"), sources)] == [True, True]
+        shown = "theta, r    " if sources[0] == sources[1] else "theta from  given (--theta)"
+        assert f"theta={values[0]}  r={values[1]}" in out and shown in out, out
+    assert "planted identities" in doc["theta_r_source"]["r"]
+    bare = ["diagnose", "--sampler", "synthetic:dim=12,masses=[]", "--anchors", "20", "--samples", "200", "--quiet"]
+    code, _, err = run(bare + ["--out", str(tmp_path / "g")], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "g" / "report.json").read_text())
+    assert (doc["config"]["theta"], doc["config"]["r"]) == (generic.theta, generic.r)
+    assert doc["theta_r_source"] == dict.fromkeys(("theta", "r"), doc["theta_r_source"]["theta"])
+    assert doc["theta_r_source"]["theta"].startswith("generic default")
 
 
 @pytest.mark.parametrize(
@@ -95,7 +127,7 @@ def test_dask_local_equals_the_local_run(tmp_path, capsys):
     code, _, err = run(BASE + ["--out", str(tmp_path), "--dask", "local"], capsys)
     assert code == 0, err
     doc = json.loads((tmp_path / "report.json").read_text())
-    ref = api()
+    ref = api(theta=doc["config"]["theta"], r=doc["config"]["r"])
     assert doc["counts"] == ref.counts.tolist() and doc["worst"] == ref.worst and doc["modes"] == ref.modes.tolist()
     np.testing.assert_allclose(doc["mccs"], ref.mccs, rtol=1e-9)  # similarity sums added in another order
     np.testing.assert_allclose(doc["mode_mccs"], ref.mode_mccs, rtol=1e-9)

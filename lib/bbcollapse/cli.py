@@ -334,9 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for report.json, report.html, curves.png and mccs_hist.png",
     )
     config_option(d, defaults, "--seed", type=_nonneg_int, help="base seed")
-    rule = "; 'bbcollapse choose-theta' gives the documented rule's value for your descriptor"
-    config_option(d, defaults, "--theta", type=_distance, help="similarity kernel width (Eq. 3)" + rule)
-    config_option(d, defaults, "--r", type=_distance, help="neighbourhood radius for I_w and distinct modes" + rule)
+    rule = (
+        " (default: the built-in subject's own, the documented rule's value measured for its descriptor, else {}; "
+        "'bbcollapse choose-theta' measures it for yours)"
+    )
+    d.add_argument("--theta", type=_distance, help="similarity kernel width (Eq. 3)" + rule.format(defaults.theta))
+    d.add_argument("--r", type=_distance, help="neighbourhood radius for I_w and modes" + rule.format(defaults.r))
     config_option(d, defaults, "--top", type=_positive_int, help="number of distinct dense modes to report")
     config_option(
         d,
@@ -435,14 +438,14 @@ def check_device(device: str) -> str:
 
 def _prepare(args):
     """(config, sampler, descriptor, reference) of a diagnose run, every argument checked; raises ValueError."""
-    from .cli_diagnose import check_extras, config_fields
+    from .cli_diagnose import check_extras, config_fields, subject_theta_r
     from .diagnosis import DiagnoseConfig
 
     same_names = ("seed", "theta", "r", "top", "form", "shard_size")  # options named as DiagnoseConfig's fields
     config = DiagnoseConfig(
         n_anchors=args.anchors,
         n_samples=args.samples,
-        **{name: getattr(args, name) for name in same_names},
+        **{name: getattr(args, name) for name in same_names if getattr(args, name) is not None},
         **config_fields(args),
     )
     if not args.timeout > 0:
@@ -457,10 +460,13 @@ def _prepare(args):
     )
     sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, **opts)
     descriptor = resolve_descriptor(args.descriptor or default_descriptor(args.sampler), **opts)
+    kind, rest = parse_spec(args.sampler)
     if args.model_version is not None:
-        if parse_spec(args.sampler)[0] == "builtin":
+        if kind == "builtin":
             raise SpecError("--model-version is for onnx:, cmd: and http:// samplers; built-ins are named by options")
         sampler.version = args.model_version
+    builtin = rest.partition(":")[0] if kind == "builtin" else None
+    config = subject_theta_r(args, config, sampler, descriptor, builtin)  # --theta/--r, the subject's, or generic
     return config, sampler, descriptor, check_extras(args, config, sampler, descriptor, resolve_sampler, opts)
 
 

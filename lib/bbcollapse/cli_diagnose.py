@@ -13,6 +13,11 @@
   ``report.json`` under "metrics".
 
 Every check that can fail runs before anything is sampled (:func:`check_extras`).
+
+theta and r not given as --theta/--r come from the built-in subject when it ships values for the
+descriptor used (:data:`SUBJECT_THETA_R`: the documented rule's values, with their provenance),
+else from :class:`~bbcollapse.DiagnoseConfig`; ``report.json`` ("theta_r_source") and the summary
+say which (:func:`subject_theta_r`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "METRICS_STREAM",
     "REFERENCE_METRICS",
     "REFERENCE_STREAM",
+    "SUBJECT_THETA_R",
     "add_extra_options",
     "check_extras",
     "config_fields",
@@ -36,6 +42,7 @@ __all__ = [
     "metric_features",
     "parse_grid",
     "run_report",
+    "subject_theta_r",
 ]
 
 #: metrics ``--metrics`` computes: those that read the descriptor's embeddings (images, class
@@ -47,6 +54,35 @@ REFERENCE_METRICS = ("frechet", "kid", "prdc", "ndb")
 METRICS_STREAM, REFERENCE_STREAM = (3,), (4,)
 #: samples a metric reads by default (prdc is quadratic in them)
 METRICS_N = 5000
+#: built-in samplers that carry their own theta and r: name -> "module:function"; the function maps
+#: (sampler, descriptor) to {"theta", "r", "source"} for a pair it has values for, else to None
+SUBJECT_THETA_R = {
+    "faces": "bbcollapse.subjects.faces:face_theta_r",
+    "synthetic": "bbcollapse.subjects.synthetic:theta_r_default",
+}
+#: where theta and r come from when neither the user nor the subject gives them
+GENERIC_SOURCE = "generic default (DiagnoseConfig); 'bbcollapse choose-theta' measures the rule's value for yours"
+
+
+def subject_theta_r(args, config, sampler, descriptor, builtin: str | None):
+    """``config`` with theta and r: --theta/--r when given, else the built-in subject's, else the generic defaults.
+
+    ``builtin`` is the name of the built-in sampler (None for onnx:, cmd:, http:// and calibrated: ones).
+    Sets ``args.theta_r_source`` ({"theta": text, "r": text}), which :func:`finish` puts in the report.
+    """
+    import importlib
+
+    given = {name: getattr(args, name) for name in ("theta", "r") if getattr(args, name) is not None}
+    source = {name: f"given (--{name})" for name in given}
+    if len(given) < 2 and builtin in SUBJECT_THETA_R:
+        module, _, attr = SUBJECT_THETA_R[builtin].partition(":")
+        found = getattr(importlib.import_module(module), attr)(sampler, descriptor)
+        if found is not None:
+            chosen = {k: found[k] for k in ("theta", "r") if k not in given}
+            config = replace(config, **chosen)
+            source.update(dict.fromkeys(chosen, found["source"]))
+    args.theta_r_source = {k: source.get(k, GENERIC_SOURCE) for k in ("theta", "r")}
+    return config
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -230,7 +266,8 @@ def add_metrics(report, args, config, sampler, descriptor, reference):
 
 
 def finish(report, args, config, sampler, descriptor, reference):
-    """Metrics and images after the diagnosis; returns (report, images or None)."""
+    """Where theta and r came from, metrics and images after the diagnosis; returns (report, images or None)."""
+    report = replace(report, theta_r_source=getattr(args, "theta_r_source", None))
     if args.metrics:
         report = add_metrics(report, args, config, sampler, descriptor, reference)
     if not args.images:

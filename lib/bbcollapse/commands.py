@@ -46,12 +46,14 @@ __all__ = [
     "add_parsers",
     "add_serve_parser",
     "choose_theta",
+    "git_commit",
     "image_views",
     "report_images",
     "run",
     "run_calibrate",
     "run_choose_theta",
     "run_serve",
+    "theta_r_provenance",
 ]
 
 #: random anchors whose curves the before/after reports keep (40: enough for a pointwise band at 0.05)
@@ -483,12 +485,53 @@ def add_choose_theta_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--q-same", type=float, default=0.95, help="quantile of same-identity distances giving r")
     p.add_argument("--q-diff", type=float, default=0.05, help="quantile of different-sample distances giving theta")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--out", metavar="FILE", help="also write the result as JSON")
+    p.add_argument("--out", metavar="FILE", help="also write the result and its provenance (command, commit, date)")
     return p
 
 
+def git_commit(path=None) -> str | None:
+    """The commit of the checkout holding ``path`` (this package by default), "+dirty" when it has changes; or None."""
+    import subprocess
+
+    def git(*argv):
+        cwd = Path(path or __file__).resolve().parent
+        return subprocess.run(["git", *argv], cwd=cwd, capture_output=True, text=True, timeout=10)
+
+    try:
+        head, status = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "") if head.returncode == 0 else None
+
+
+def theta_r_provenance(args, seconds: float) -> dict:
+    """Where a choose-theta result came from: the command that reproduces it, sizes, seed, commit, date, load."""
+    import datetime
+    import os
+
+    from . import __version__
+
+    dspec = getattr(args, "descriptor_spec", None) or args.descriptor
+    views = f"--views {args.views}" if args.views else f"--n-views {args.n_views}"
+    command = f"bbcollapse choose-theta --sampler {args.sampler} --descriptor {dspec} {views} --n {args.n} "
+    command += f"--seed {args.seed} --q-same {args.q_same:g} --q-diff {args.q_diff:g}"
+    return {
+        "command": command,
+        **{k: getattr(args, k) for k in ("n", "views", "seed", "q_same", "q_diff")},
+        "n_views": None if args.views else args.n_views,  # the user's views callable decides its own count
+        "commit": git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bbcollapse": __version__,
+        "seconds": round(seconds, 1),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
 def run_choose_theta(args, sampler, descriptor) -> int:
-    """``bbcollapse choose-theta``: print theta and r (and write them as JSON with --out)."""
+    """``bbcollapse choose-theta``: print theta and r (and write them, with their provenance, as JSON with --out)."""
+    import time
+
+    start = time.perf_counter()
     try:
         views = load_callable(args.views) if args.views else None
         result = choose_theta(
@@ -507,7 +550,8 @@ def run_choose_theta(args, sampler, descriptor) -> int:
     except BlackBoxError as exc:
         return error(str(exc), 1)
     if args.out:
-        write_json(args.out, {"sampler": identity_of(sampler), "descriptor": identity_of(descriptor), **asdict(result)})
+        doc = {"sampler": identity_of(sampler), "descriptor": identity_of(descriptor), **asdict(result)}
+        write_json(args.out, {**doc, "provenance": theta_r_provenance(args, time.perf_counter() - start)})
     print(f"theta = {result.theta:.4f}   r = {result.r:.4f}")
     print(f"rule: {result.rule}")
     print(f"equal error rate {result.eer:.3f} at d = {result.eer_distance:.4f}")

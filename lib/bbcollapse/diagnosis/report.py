@@ -84,6 +84,8 @@ class Report:
         cap; kept in mu and sigma)
     metrics : peer metrics added by ``bbcollapse diagnose --metrics`` (name -> the result's ``as_dict()``),
         or None
+    theta_r_source : where ``bbcollapse diagnose`` took theta and r from ({"theta": text, "r": text}: given,
+        the subject's default with its provenance, or the generic default), or None
     """
 
     sampler: str
@@ -113,6 +115,7 @@ class Report:
     n_score: int | None = None
     n_degenerate: int = 0
     metrics: dict | None = None
+    theta_r_source: dict | None = None
 
     def __post_init__(self):
         if self.mode_mccs is None:  # a report of an earlier release: scored on the selection sample
@@ -179,6 +182,14 @@ class Report:
             f"modes={len(self.modes)}, m={len(self.mccs)}, degenerate={self.n_degenerate}, form={c['form']!r})"
         )
 
+    def _theta_r_source_lines(self) -> list[str]:
+        src = self.theta_r_source
+        if not src:
+            return []
+        if src.get("theta") == src.get("r"):
+            return [f"theta, r    {src.get('theta')}"]
+        return [f"theta from  {src.get('theta')}", f"r from      {src.get('r')}"]
+
     def summary(self) -> str:
         """A few lines for a terminal."""
         c = self.config
@@ -189,6 +200,7 @@ class Report:
             f"descriptor  {self.descriptor}",
             f"|A|={c['n_anchors']}  |C|={c['n_samples']}  seed={c['seed']}  theta={c['theta']}  r={c['r']}  "
             f"MCCS form={c['form']!r}",
+            *self._theta_r_source_lines(),
             f"scoring     {self._scoring_text()}, I_w selected by {c.get('select_by', 'count')}",
             f"MCCS(I_w) = {self._worst_text()}   (anchor {self.worst}: {self.worst_count} samples of S within r)",
             f"mu, sigma   {self._population_text()}  (95% bootstrap intervals)",

@@ -15,6 +15,10 @@ calibrators (which act on latents) can be tested against exact ground truth.
 Ground truth is computed *independently of the engine*, by float64 quadrature over
 closed-form marginals: for ``t = <a, X>`` with X uniform on S^{D-1}, ``t`` has density
 ``prop. to (1 - t^2)^((D-3)/2)`` whose tail is a regularised incomplete beta function.
+
+Its default theta (Eq. 3) and r (Eq. 5), :meth:`PlantedSphere.theta_r`, are the documented rule
+(:func:`bbcollapse.stats.choose_theta_r`) applied to its own identities: the "views" of a planted
+output are the other outputs of its identity, which the model knows exactly.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from .._validation import check_theta, check_unit_interval
 from ..blackbox import Batch
 from ..distance import cos_threshold, distance_from_cos, similarity
 
-__all__ = ["PlantedSphere", "sphere_tail", "uniform_sphere"]
+__all__ = ["PlantedSphere", "sphere_tail", "theta_r_default", "uniform_sphere", "THETA_R_PAIRS", "THETA_R_SEED"]
+
+#: pairs of each kind, and their seed, of :meth:`PlantedSphere.theta_r` (a quantile's standard error ~0.001)
+THETA_R_PAIRS, THETA_R_SEED = 20_000, 0
 
 
 def uniform_sphere(rng, n, dim):
@@ -112,6 +119,37 @@ class PlantedSphere:
         z = self.latents(seed, n)
         return Batch(z, self.generate(z))
 
+    # -- theta and r by the documented rule ------------------------------------------
+    def identity_pairs(self, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two (n, D) arrays of outputs, row i of both from the same planted identity (drawn with probability ~ w_i)."""
+        w = np.asarray(self.masses)
+        if not w.sum() > 0:
+            raise ValueError("a sphere without planted identities (masses all 0) has no same-identity pairs")
+        rng = np.random.default_rng(seed)
+        comp = rng.choice(len(w), size=n, p=w / w.sum())
+        lo = self._cum[comp] - w[comp]  # Phi(z_0) in [lo, lo + w) selects the identity (see component)
+        pair = []
+        for _ in range(2):
+            z = rng.standard_normal((n, self.latent_dim))
+            z[:, 0] = stats.norm.ppf(lo + rng.uniform(0.1, 0.9, n) * w[comp])  # inside the interval, off its ends
+            pair.append(self.generate(z).astype(np.float64))
+        return pair[0], pair[1]
+
+    def theta_r(self, n: int = THETA_R_PAIRS, seed: int = THETA_R_SEED, **quantiles):
+        """theta and r of this sphere by the documented rule (:func:`bbcollapse.stats.choose_theta_r`).
+
+        Same-identity distances are those between two outputs of one planted identity (the model's
+        exact identity-preserving views); different-sample distances those between two independent
+        outputs.  ``n`` pairs of each; ``quantiles``: ``q_same``, ``q_diff``.
+        """
+        from ..stats.thresholds import choose_theta_r
+
+        a, b = self.identity_pairs(seed, n)
+        x = self(seed + 1, 2 * n).x.astype(np.float64)
+        same = distance_from_cos(np.einsum("nd,nd->n", a, b))
+        diff = distance_from_cos(np.einsum("nd,nd->n", x[:n], x[n:]))
+        return choose_theta_r(same, diff, **quantiles)
+
     # -- ground truth (float64 quadrature, independent of the engine) ----------------
     def _out_of_reach(self, rho, radius):
         """True when no point of the identity can lie within ``radius`` of the anchor.
@@ -179,3 +217,18 @@ class PlantedSphere:
         for w, mu in zip(self.masses, self.centres):
             m += w * self._cluster_similarity(float(a @ mu), theta)
         return m
+
+
+def theta_r_default(sampler, descriptor) -> dict | None:
+    """The sphere's own theta and r (:meth:`PlantedSphere.theta_r`) when it is read through the identity
+    descriptor, with where they came from; None for any other pair (the CLI then uses the generic defaults)."""
+    from ..blackbox import identity_descriptor
+
+    if not isinstance(sampler, PlantedSphere) or descriptor is not identity_descriptor or not sum(sampler.masses):
+        return None
+    t = sampler.theta_r()
+    source = (
+        f"subject default: the rule ({t.rule}) applied to the sphere's own planted identities, "
+        f"{THETA_R_PAIRS} pairs of each kind, seed {THETA_R_SEED} (PlantedSphere.theta_r, rounded to 4 decimals)"
+    )
+    return {"theta": round(t.theta, 4), "r": round(t.r, 4), "source": source}

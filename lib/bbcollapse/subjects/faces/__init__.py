@@ -9,7 +9,8 @@ The book's face experiments (paper 000's setting, Sec. 3 and Table 1) on what ca
   alignment) and :mod:`.onnx_net` (its ONNX graph, batched, on onnxruntime or torch);
 * :mod:`.descriptor`: :class:`DlibFaceDescriptor` (dlib alignment + the 128-D ResNet), the
   robustness check, and :mod:`.dlib_resnet`, the torch port of dlib's ResNet;
-* :mod:`.subject`: the assembled subject (:func:`face_subject`, :func:`face_descriptor`);
+* :mod:`.subject`: the assembled subject (:func:`face_subject`, :func:`face_descriptor`) and its
+  default theta and r (:func:`face_theta_r`, the rule's values shipped in ``theta_r.json``);
 * :mod:`.identity`: identity-preserving views and same/different distances; the data-driven
   choice of ``theta`` (Eq. 3) and ``r`` (Eq. 5) read off them, :func:`choose_theta_r`, is the
   generic rule of :mod:`bbcollapse.stats.thresholds`, re-exported here;
@@ -54,9 +55,11 @@ from .subject import (
     DESCRIPTORS,
     REFERENCE_N,
     REFERENCE_SEED,
+    THETA_R_FILE,
     face_descriptor,
     face_reference_mean,
     face_subject,
+    face_theta_r,
     make_face_descriptor,
 )
 from .table1 import Table1Row, descriptor_agreement, ordering_agreement, pairwise_agreement, table1_row
@@ -85,6 +88,8 @@ __all__ = [
     "face_subject",
     "face_descriptor",
     "make_face_descriptor",
+    "face_theta_r",
+    "THETA_R_FILE",
     "DESCRIPTORS",
     "face_views",
     "choose_theta_r",

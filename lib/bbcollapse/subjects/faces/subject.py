@@ -5,12 +5,18 @@ alone (the CLI's ``--descriptor faces``).  The default descriptor is the ArcFace
 (``descriptor="arcface"``: ``fr_feature.onnx`` fed the whole frame resized to 112, uncentred, as
 paper 000's authors feed InsightFace); ``descriptor="dlib"`` gives dlib's ResNet centred by a
 fixed reference mean (:func:`face_reference_mean`), the book's robustness check.
+
+:func:`face_theta_r` gives the subject's default theta (Eq. 3) and r (Eq. 5): the documented rule's
+values measured on the DCGAN with the ArcFace descriptor, shipped as ``theta_r.json`` beside this
+module with the command, commit and date that measured them (``tools/measure_theta_r.py`` rewrites it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +24,15 @@ from ..._validation import check_option
 from .generator import FaceDCGAN
 from .pipeline import reference_mean
 
-__all__ = ["face_subject", "face_descriptor", "face_reference_mean", "make_face_descriptor", "DESCRIPTORS"]
+__all__ = [
+    "face_subject",
+    "face_descriptor",
+    "face_reference_mean",
+    "face_theta_r",
+    "make_face_descriptor",
+    "DESCRIPTORS",
+    "THETA_R_FILE",
+]
 
 #: Seed and size of the reference set whose mean descriptor centres a face descriptor.
 REFERENCE_SEED = 777_000
@@ -26,6 +40,9 @@ REFERENCE_N = 1000
 
 #: The face descriptors by name, and whether each is centred by default.
 DESCRIPTORS = {"arcface": False, "dlib": True}
+
+#: theta and r of the default descriptor by the documented rule, with their provenance (package data)
+THETA_R_FILE = Path(__file__).with_name("theta_r.json")
 
 
 def make_face_descriptor(name: str = "arcface", device=None, **kwargs):
@@ -117,3 +134,26 @@ def face_descriptor(device=None, descriptor: str = "arcface", *, center="default
     ArcFace (the default) is uncentred; dlib's is centred by the reference mean, cached in ``cache_dir``.
     """
     return _centred(make_face_descriptor(descriptor, device=device, **kwargs), descriptor, center, None, cache_dir)
+
+
+def face_theta_r(sampler, descriptor, path=THETA_R_FILE) -> dict | None:
+    """The shipped theta and r when ``descriptor`` is the one they were measured with, with where they came from.
+
+    Returns ``{"theta", "r", "source"}`` for a :class:`FaceDCGAN` read through the descriptor whose
+    identity ``path`` records (any checkpoint or truncation: theta and r belong to the descriptor,
+    as in the book's Table 1); None for any other pair (the CLI then uses the generic defaults).
+    """
+    from ...blackbox import identity_of
+
+    if not isinstance(sampler, FaceDCGAN) or not Path(path).is_file():
+        return None
+    doc = json.loads(Path(path).read_text())
+    if identity_of(descriptor) != doc["descriptor"]:
+        return None
+    prov = doc["provenance"]
+    source = (
+        f"subject default from {Path(path).name} (bbcollapse.subjects.faces), measured {prov['date'][:10]} "
+        f"on {prov['n']} faces by `{prov['command']}` (commit {prov['commit']}), rounded to 4 decimals; "
+        f"rule: {doc['rule']}"
+    )
+    return {"theta": round(doc["theta"], 4), "r": round(doc["r"], 4), "source": source}
