@@ -73,7 +73,7 @@ def test_subject_theta_r_are_used_reported_and_overridden(tmp_path, capsys):
     assert abs(own["theta"] - generic.theta) > 0.02 and abs(own["r"] - generic.r) > 0.02  # the test can tell them apart
     cases = [
         (["--theta", "0.31", "--r", "0.22"], (0.31, 0.22), ("given (--theta)", "given (--r)")),
-        (["--theta", "0.31"], (0.31, own["r"]), ("given (--theta)", "subject default")),
+        (["--theta", "0.3"], (0.3, own["r"]), ("given (--theta)", "subject default")),  # the generic value, given
         ([], (own["theta"], own["r"]), ("subject default", "subject default")),  # last: its doc is checked below
     ]
     for i, (extra, values, sources) in enumerate(cases):

@@ -279,6 +279,15 @@ def _distance(text):
     return value
 
 
+class _Given(argparse.Action):
+    """Store the value and record that the option was given (``args.given``): theta and r not given may come
+    from the subject (:func:`bbcollapse.cli_diagnose.subject_theta_r`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", frozenset()) | {self.dest}
+
+
 def config_option(parser: argparse.ArgumentParser, defaults, flag: str, *, help: str, **kwargs) -> None:
     """Add ``flag`` whose default is the same-named field of the DiagnoseConfig ``defaults`` (said in its help)."""
     default = getattr(defaults, flag.lstrip("-").replace("-", "_"))
@@ -338,8 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
         " (default: the built-in subject's own, the documented rule's value measured for its descriptor, else {}; "
         "'bbcollapse choose-theta' measures it for yours)"
     )
-    d.add_argument("--theta", type=_distance, help="similarity kernel width (Eq. 3)" + rule.format(defaults.theta))
-    d.add_argument("--r", type=_distance, help="neighbourhood radius for I_w and modes" + rule.format(defaults.r))
+    for flag, text in (("--theta", "similarity kernel width (Eq. 3)"), ("--r", "radius of I_w's count and of modes")):
+        default = getattr(defaults, flag[2:])
+        d.add_argument(flag, type=_distance, default=default, action=_Given, help=text + rule.format(default))
     config_option(d, defaults, "--top", type=_positive_int, help="number of distinct dense modes to report")
     config_option(
         d,
@@ -445,7 +455,7 @@ def _prepare(args):
     config = DiagnoseConfig(
         n_anchors=args.anchors,
         n_samples=args.samples,
-        **{name: getattr(args, name) for name in same_names if getattr(args, name) is not None},
+        **{name: getattr(args, name) for name in same_names},
         **config_fields(args),
     )
     if not args.timeout > 0:

@@ -72,7 +72,7 @@ def subject_theta_r(args, config, sampler, descriptor, builtin: str | None):
     """
     import importlib
 
-    given = {name: getattr(args, name) for name in ("theta", "r") if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in ("theta", "r") if name in getattr(args, "given", ())}
     source = {name: f"given (--{name})" for name in given}
     if len(given) < 2 and builtin in SUBJECT_THETA_R:
         module, _, attr = SUBJECT_THETA_R[builtin].partition(":")
