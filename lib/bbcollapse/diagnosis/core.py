@@ -8,7 +8,8 @@ Paper 000, section 3.1, as one reduction over pairs of embeddings:
 2. :func:`diagnose_embeddings` (where plain arrays enter) streams C through the engine
    shard by shard: each shard gives one :class:`~bbcollapse.neighbors.NeighborStats` with
    counts at r (inside Eq. 9), the neighbour curve on the grid, the similarity sums for theta
-   (Eqs. 3 and 6) and the k nearest samples, all from one pass over its tiles;
+   (Eqs. 3 and 6) and the k nearest samples, all from one pass over its tiles, each only for
+   the anchors the report needs it for (the plan of :mod:`~bbcollapse.diagnosis.scoring`);
 3. :class:`~bbcollapse.diagnosis.scoring.Reduction` selects the worst case
    ``I_w = argmax N(I', S, r)`` and the distinct modes (Eq. 9) on the first half S of C and
    scores them on the rest T, and :func:`~bbcollapse.diagnosis.scoring.summarize` gives
@@ -130,7 +131,9 @@ def diagnose_embeddings(
     sampler, descriptor : identities recorded in the report (default "embeddings")
     progress : progress bar with throughput (default: only on a terminal)
     overrides : DiagnoseConfig fields to replace (theta=0.4, r=0.2, ...); other keywords go to
-        :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block)
+        :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block, prefilter), except
+        ``plan=False``, which has the engine compute every statistic for every anchor instead of only
+        what the report reads (the same report, slower; for checks and benchmarks)
 
     Returns
     -------
@@ -185,7 +188,8 @@ def diagnose(
     progress : tqdm bar with throughput (default: only on a terminal)
     overrides : DiagnoseConfig fields (n_anchors, n_samples, seed, theta, r, top, form, grid, k,
         n_random, shard_size; see :class:`DiagnoseConfig` for their meaning and defaults); other
-        keywords go to :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block)
+        keywords go to :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block,
+        prefilter), or are ``plan=False`` (see :func:`diagnose_embeddings`)
 
     Returns
     -------

@@ -7,7 +7,9 @@ offset; the client merges the statistics as they arrive.  The run has the two ph
 :mod:`bbcollapse.diagnosis.scoring`: the rows of the selection sample S first; then, once the
 modes are selected, the rows of the scoring sample T, whose tasks also return the similarity
 contributions of the selected and random anchors (the one shard straddling S and T is drawn
-in both phases).  Only the anchors (m, D) travel to the workers and only NeighborStats
+in both phases).  Each phase's tasks carry its engine plan (:func:`~.scoring.select_plan`,
+:func:`~.scoring.score_plan`): curves and top-k are computed on T only, for the anchors the
+report shows.  Only the anchors (m, D) travel to the workers and only NeighborStats
 (m x (G + 2k + 2) numbers) and a few contributions travel back, never the samples.  Counts,
 curves and top-k are exactly those of :func:`bbcollapse.diagnose`; similarity sums agree to
 rounding (they are added in another order).
@@ -141,13 +143,12 @@ def diagnose_distributed(
     del a_futs
     anchors_f = client.scatter(anchors, broadcast=True, hash=False)
 
-    opts = engine_options(config, engine_kwargs)
     if max_in_flight is None:
         max_in_flight = 2 * max(1, sum(client.nthreads().values()))
-    reduction = Reduction(anchors, config, opts)
+    reduction = Reduction(anchors, config, engine_options(config, engine_kwargs))
     select, score = parts(config, reduction.n_select)
 
-    def submitter(watch):
+    def submitter(opts, watch):
         def submit_one(task):
             j, offset, n_j, lo, hi = task
             return client.submit(
@@ -171,7 +172,7 @@ def diagnose_distributed(
         reduction.select_stats = stats if reduction.select_stats is None else reduction.select_stats.merge(stats)
         reduction.seen += stats.n_samples
 
-    run_tasks(client, select, submitter(None), max_in_flight, on_select)
+    run_tasks(client, select, submitter(reduction.select_opts, None), max_in_flight, on_select)
     if score:
         reduction.select()
 
@@ -180,7 +181,7 @@ def diagnose_distributed(
             reduction.add_scored(stats, contributions)
             reduction.seen += stats.n_samples
 
-        run_tasks(client, score, submitter(reduction.watch), max_in_flight, on_score)
+        run_tasks(client, score, submitter(reduction.score_opts, reduction.watch), max_in_flight, on_score)
     if reduction.seen != config.n_samples:
         raise RuntimeError(f"distributed run reduced {reduction.seen} samples; expected {config.n_samples}")
     report = reduction.finish()

@@ -12,6 +12,13 @@ independent samples of the model:
    the random anchors their per-sample similarity contributions are kept, so that MCCS of each
    is *scored* on T with a bootstrap interval (:func:`bbcollapse.stats.bootstrap_mccs`).
 
+Each pass asks the engine only for what the report reads (its *plan*, :func:`select_plan` and
+:func:`score_plan`): on S the counts at r and the similarity sums of every anchor (selection,
+MCCS); on T the similarity sums of every anchor (MCCS over all of C), and the curves and counts
+of the watched anchors and the top-k of I_w only.  Anchors that need no curve then cost one
+thresholded comparison per pair (:mod:`bbcollapse.neighbors.plan_reducer`); the numbers are those
+of a run that computes everything (``plan=False``), which the tests check.
+
 A maximum scored on the sample that chose it is biased upward (regression to the mean); scored
 on T it is not.  Per-anchor MCCS and (mu, sigma) (Eqs. 7-8) are taken over all of C = S + T:
 random anchors are not selected, so they need no split.  ``scoring="same"`` is the paper's
@@ -41,7 +48,16 @@ from ..stats import (
 from .config import DiagnoseConfig
 from .report import Report, jsonable
 
-__all__ = ["Reduction", "n_select", "reduce_shard", "score_contributions", "summarize", "RANDOM_STREAM"]
+__all__ = [
+    "Reduction",
+    "n_select",
+    "reduce_shard",
+    "score_contributions",
+    "select_plan",
+    "score_plan",
+    "summarize",
+    "RANDOM_STREAM",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +82,8 @@ def reduce_shard(
     embeddings : (n_j, D) unit vectors, the shard
     offset : global index in C of the shard's first sample
     r, grid, theta, k : radius of the counts, (G,) curve distances, kernel width, nearest samples kept
-    engine_kwargs : passed to :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block)
+    engine_kwargs : passed to :func:`~bbcollapse.neighbor_stats` (device, backend, chunk, anchor_block,
+        prefilter, and the plan: curve_anchors, count_anchors, ssum_anchors, topk_anchors)
     """
     return neighbor_stats(
         anchors=anchors,
@@ -79,6 +96,20 @@ def reduce_shard(
         progress=False,
         **engine_kwargs,
     )
+
+
+def select_plan() -> dict:
+    """Engine plan of the rows of S (``scoring="split"``): counts and s-sums of every anchor, no curve, no top-k.
+
+    Selection reads the counts at r (Eq. 9) or MCCS on S, and the per-anchor MCCS over C the s-sums.
+    """
+    return dict(curve_anchors=[], topk_anchors=[])
+
+
+def score_plan(watch, worst: int) -> dict:
+    """Engine plan of the rows of T: s-sums of every anchor; curves and counts of ``watch``; top-k of ``worst``."""
+    watch = np.asarray(watch, dtype=np.int64)
+    return dict(curve_anchors=watch, count_anchors=watch, topk_anchors=[int(worst)])
 
 
 def score_contributions(anchors, embeddings, watch, theta: float) -> list[Contributions]:
@@ -110,11 +141,19 @@ class Reduction:
     ----------
     anchors : (m, D) unit vectors
     config : DiagnoseConfig with n_samples set (|C|, needed to know where S ends)
-    opts : keyword arguments of :func:`reduce_shard` (radius, grid, theta, k and engine options)
+    opts : keyword arguments of :func:`reduce_shard` (radius, grid, theta, k and engine options), and
+        ``plan`` (default True): False computes every statistic for every anchor (the path before the
+        plan, kept for checks and benchmarks; the report is the same)
     """
 
     def __init__(self, anchors, config: DiagnoseConfig, opts: dict):
+        opts = dict(opts)
+        planned = opts.pop("plan", True)
+        if not isinstance(planned, bool):
+            raise ValueError(f"plan must be True or False; got {planned!r}")
         self.anchors, self.config, self.opts = anchors, config, opts
+        # scoring="same" selects at the end, on all of C: every statistic of every anchor may be read
+        self.planned = planned and config.scoring == "split"
         self.n_select = n_select(config.n_samples, config.scoring)
         self.random = random_anchors(config, anchors.shape[0])
         self.select_stats = self.score_stats = self.modes = None
@@ -126,6 +165,16 @@ class Reduction:
         """The anchors scored one by one on T: the selected modes, then the random anchors."""
         return np.concatenate([self.modes.indices, self.random])
 
+    @property
+    def select_opts(self) -> dict:
+        """Keyword arguments of :func:`reduce_shard` for rows of S."""
+        return {**self.opts, **select_plan()} if self.planned else self.opts
+
+    @property
+    def score_opts(self) -> dict:
+        """Keyword arguments of :func:`reduce_shard` for rows of T (once the modes are selected)."""
+        return {**self.opts, **score_plan(self.watch, self.modes.worst)} if self.planned else self.opts
+
     def select(self) -> None:
         """Choose the modes on S (once S is complete)."""
         self.modes = select_modes(self.anchors, self.select_stats, self.config)
@@ -135,14 +184,15 @@ class Reduction:
         offset, cut = self.seen, max(0, min(len(shard), self.n_select - self.seen))
         self.seen += len(shard)
         if cut:
-            part = reduce_shard(self.anchors, shard[:cut], offset=offset, **self.opts)
+            part = reduce_shard(self.anchors, shard[:cut], offset=offset, **self.select_opts)
             self.select_stats = merge(self.select_stats, part)
         if cut == len(shard):
             return
         if self.modes is None:
             self.select()
         rest = shard[cut:]
-        self.add_scored(reduce_shard(self.anchors, rest, offset=offset + cut, **self.opts), self.contributions_of(rest))
+        stats = reduce_shard(self.anchors, rest, offset=offset + cut, **self.score_opts)
+        self.add_scored(stats, self.contributions_of(rest))
 
     def contributions_of(self, rows) -> list[Contributions]:
         """The watched anchors' contributions over rows of T."""
@@ -192,6 +242,16 @@ def population_intervals(values, seed: int):
     return json.loads(json.dumps(bootstrap_population(values, n_boot=N_BOOT, seed=seed), default=jsonable))
 
 
+def require(stats: NeighborStats, statistic: str, anchors, what: str) -> None:
+    """Raise if ``stats`` lacks ``statistic`` for some of ``anchors`` (a plan that left out what the report reads)."""
+    if stats.scope is None:
+        return
+    idx = np.asarray(anchors, dtype=np.int64).ravel()
+    missing = idx[~getattr(stats.scope, statistic)[idx]]
+    if missing.size:
+        raise ValueError(f"{what} needs the {statistic} of anchors {missing[:5].tolist()}, which were not computed")
+
+
 def summarize(
     *,
     anchors,
@@ -220,6 +280,14 @@ def summarize(
     """
     whole = select if score is None else select.merge(score)
     scored = select if score is None else score
+    m = select.n_anchors
+    idx, watched = modes.indices, np.concatenate([modes.indices, random])
+    require(select, "counts", np.arange(m), "the selection counts")
+    require(whole, "ssum", np.arange(m), "MCCS over C")
+    require(scored, "ssum", watched, "MCCS on T")
+    require(scored, "counts", idx, "mode_counts")
+    require(scored, "curve", watched, "mode_curves and random_curves")
+    require(scored, "topk", [modes.worst], "the nearest samples of I_w")
     values = mccs(whole, form=config.form)
     flat = int(np.count_nonzero(degenerate(whole)))
     if flat:
@@ -231,7 +299,6 @@ def summarize(
             f"{values[degenerate(whole)][0]:.4g}",
         )
     pop = population(values)
-    idx = modes.indices
     scored_mccs = mccs(scored, form=config.form)
     mode_ci, random_ci = intervals(contributions, config, len(idx))
     found = scored.topk_index[modes.worst] >= 0  # fewer than k samples in T: keep only those found
