@@ -27,6 +27,9 @@ sphere whose normalised angular distances (Eq. 3) every statistic reduces.
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -36,6 +39,8 @@ from .generator import torch_device
 from .models import MODEL_SHA256, model_file
 from .onnx_net import OnnxTorchNet, batched_model, ort_session
 from .pipeline import CentredDescriptor, as_uint8_images, pipelined
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ArcFaceDescriptor", "ARCFACE_SIZE", "PRECISIONS", "frame_to_network_input"]
 
@@ -65,10 +70,17 @@ def frozen_graph(net, example):
     """``net`` traced on ``example``, frozen and optimised for inference (TorchScript; oneDNN on CPU).
 
     Freezing prepacks the convolution weights once instead of reordering them on every call.
+    TorchScript is deprecated in torch 2.10+ (torch.compile's freezing is as fast but compiles for
+    ~40 s per descriptor and batch shape here): where tracing fails, ``net`` itself is returned.
     """
-    with torch.inference_mode():
-        graph = torch.jit.freeze(torch.jit.trace(net, example))
-        return torch.jit.optimize_for_inference(graph)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
+            graph = torch.jit.freeze(torch.jit.trace(net, example))
+            return torch.jit.optimize_for_inference(graph)
+    except (AttributeError, RuntimeError) as exc:  # pragma: no cover - only where TorchScript is gone
+        log.warning("TorchScript unavailable (%s); the ArcFace network runs eagerly", exc)
+        return net
 
 
 class ArcFaceDescriptor(CentredDescriptor):
