@@ -32,7 +32,7 @@ from .blackbox.protocols import (  # noqa: F401
     shard_seed,
 )
 from .distance import angular_distance, cos_threshold, distance_from_cos, similarity, unit, validate_unit  # noqa: F401
-from .neighbors import PAPER_GRID, NeighborStats, error_band, neighbor_stats  # noqa: F401
+from .neighbors import PAPER_GRID, AnchorScope, NeighborStats, error_band, neighbor_stats  # noqa: F401
 from .stats.mccs import MCCS_FORMS, Population, mccs, population  # noqa: F401
 
 __version__ = "0.1.0"
@@ -137,6 +137,7 @@ _PUBLIC: dict[str, str] = {
     "vendi_score": "metrics",
     "worst_mode_mccs": "metrics",
     # neighbors
+    "AnchorScope": "neighbors",
     "NeighborStats": "neighbors",
     "PAPER_GRID": "neighbors",
     "error_band": "neighbors",
