@@ -85,6 +85,7 @@ def data():
         dict(r=0.35, theta=0.2),  # r > theta: on T the counts of unwatched anchors are no longer needed
         dict(select_by="mccs", n_random=7, form="paper"),
         dict(k=0, grid=()),
+        dict(backend="torch"),  # the portable reducer (as on CUDA): everything computed, then restricted
     ],
 )
 def test_report_with_the_plan_equals_every_statistic_for_every_anchor(data, spy, options):
