@@ -14,25 +14,11 @@
 
 from __future__ import annotations
 
-from book.ledger_common import GRADES
+from book.ledger_common import row as _row
 
 __all__ = ["grade_experiments"]
 
 CH10, CH11 = "10_correctness", "11_causes"
-
-
-def _row(claim, source, paper, ours, grade, rule, chapter):
-    if grade not in GRADES:
-        raise ValueError(f"grade must be one of {GRADES}; got {grade!r}")
-    return {
-        "claim": claim,
-        "source": source,
-        "paper": paper,
-        "ours": ours,
-        "grade": grade,
-        "rule": rule,
-        "chapter": chapter,
-    }
 
 
 def _count_grade(k: int, n: int, *, need: int = 1) -> str:

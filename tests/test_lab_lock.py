@@ -17,42 +17,15 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from safetensors.numpy import load_file
 
-from bbcollapse.lab import DataSpec, GanConfig, fashion_mnist_dir, train
+from bbcollapse.lab import train
 from bbcollapse.lab.cache import exclusive_lock, lock_holder
-from bbcollapse.lab.data import FILES
 from bbcollapse.lab.trainer import LOCK_FILE
+from lab_helpers import needs_data, one_thread, same, tiny, weights  # noqa: F401 (one_thread: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_data = pytest.mark.skipif(
-    not all((fashion_mnist_dir() / f).is_file() for f in FILES["train"]),
-    reason="Fashion-MNIST not installed (make setup, or FASHION_MNIST_DIR)",
-)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def tiny(**changes) -> GanConfig:
-    base = dict(arch="dcgan", resolution=14, width=4, latent_dim=8, batch_size=8, steps=6, data=DataSpec.balanced(5))
-    return GanConfig(**{**base, **changes})
-
-
-def weights(run) -> dict:
-    return load_file(str(run.path / f"G-step{run.config.steps:07d}.safetensors"))
-
-
-def same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_lock_excludes_another_open_file_and_is_released_after_the_block(tmp_path):

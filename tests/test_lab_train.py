@@ -22,38 +22,11 @@ from safetensors.numpy import load_file
 
 import bbcollapse as bb
 import bbcollapse.lab as bb_lab
-from bbcollapse.lab import DataSpec, GanConfig, TrainingDiverged, fashion_mnist_dir, train
-from bbcollapse.lab.data import FILES
+from bbcollapse.lab import DataSpec, GanConfig, TrainingDiverged, train
+from lab_helpers import needs_data, one_thread, same, tiny, weights  # noqa: F401 (one_thread: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(
-    not all((fashion_mnist_dir() / f).is_file() for f in FILES["train"]),
-    reason="Fashion-MNIST not installed (make setup, or FASHION_MNIST_DIR)",
-)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads make these tiny networks ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def tiny(**changes) -> GanConfig:
-    """A configuration that trains in well under a second: 14 px, 4 channels, batches of 8."""
-    base = dict(arch="dcgan", resolution=14, width=4, latent_dim=8, batch_size=8, steps=6, data=DataSpec.balanced(5))
-    return GanConfig(**{**base, **changes})
-
-
-def weights(run, kind="G", step=None) -> dict:
-    step = run.config.steps if step is None else step
-    return load_file(str(run.path / f"{kind}-step{step:07d}.safetensors"))
-
-
-def same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+pytestmark = [needs_data, pytest.mark.usefixtures("one_thread")]
 
 
 # --------------------------------------------------------------------------- determinism
