@@ -100,3 +100,14 @@ def test_precision_is_part_of_the_identity_and_checked():
         faces.ArcFaceDescriptor(device="cpu", precision="float16")
     with pytest.raises(ValueError, match="backend='torch'"):
         faces.ArcFaceDescriptor(device="cpu", backend="onnxruntime", precision="bf16")
+
+
+def test_network_threads_do_not_change_the_result():
+    images = faces.FaceDCGAN(device="cpu")(12, 150).x  # 3 chunks of 64, the last one ragged
+    one = faces.ArcFaceDescriptor(device="cpu", workers=1)(images)
+    three = faces.ArcFaceDescriptor(device="cpu", workers=3)(images)
+    np.testing.assert_allclose(three, one, atol=1e-6)
+    with pytest.raises(ValueError, match="workers"):
+        faces.ArcFaceDescriptor(device="cpu", workers=0)
+    with pytest.raises(ValueError, match="workers"):
+        faces.pipelined(4, 2, lambda s, e: None, lambda x: None, 3, workers=0)

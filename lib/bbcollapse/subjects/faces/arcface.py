@@ -28,6 +28,7 @@ sphere whose normalised angular distances (Eq. 3) every statistic reduces.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import numpy as np
@@ -95,6 +96,8 @@ class ArcFaceDescriptor(CentredDescriptor):
         AMX or AVX512_BF16, with its own identity; see the module docstring for its effect)
     jit : run a frozen TorchScript graph on CPU (default True: float32 results equal to the eager
         graph to float rounding, 1.4x faster); False runs the graph eagerly
+    workers : network threads on successive chunks (default on CPU with torch: the usable cores
+        divided by torch's intra-op threads, read at each call; else 1); results do not depend on it
     center : optional (512,) reference mean subtracted before normalisation
     batch_size : images per network call
     normalize : if False, ``__call__`` returns the raw 512-D outputs
@@ -120,6 +123,7 @@ class ArcFaceDescriptor(CentredDescriptor):
         progress: bool | None = None,
         precision: str = "float32",
         jit: bool = True,
+        workers: int | None = None,
     ):
         check_option(input, ("frame", "aligned"), "input")
         check_option(backend, ("torch", "onnxruntime"), "backend")
@@ -127,6 +131,7 @@ class ArcFaceDescriptor(CentredDescriptor):
         if precision != "float32" and backend != "torch":
             raise ValueError(f"precision={precision!r} needs backend='torch'; onnxruntime runs float32 only")
         self.input, self.backend, self.precision = input, backend, precision
+        self.workers = None if workers is None else check_int(workers, "workers", minimum=1)
         self._dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.normalize_output = bool(normalize)
@@ -179,19 +184,30 @@ class ArcFaceDescriptor(CentredDescriptor):
     def raw(self, images) -> np.ndarray:
         """Raw (uncentred, unnormalised) 512-D outputs (n, 512) of images.
 
-        Preparation of the next chunk (resizing or alignment) overlaps the network on this one.
+        Preparation of the next chunk (resizing or alignment) overlaps the network on this one, and
+        ``workers`` threads run the network on successive chunks at once.
         """
         imgs = as_uint8_images(images)
-        step = max(self.batch_size, 128)
+        workers = self._workers()
         return pipelined(
             len(imgs),
-            step,
+            self.batch_size if workers > 1 else max(self.batch_size, 128),
             lambda s, e: self.prepare(imgs[s:e]),
             self.embed_crops,
             self.dim,
             progress=self.progress,
             initializer=_flush_denormals if self.device.type == "cpu" and self.backend == "torch" else None,
+            workers=workers,
         )
+
+    def _workers(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        if self.device.type != "cpu" or self.backend != "torch":
+            return 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        # the resize is cheap: the cores torch's own threads leave idle run the network on other chunks
+        return max(1, cores // max(1, torch.get_num_threads()))
 
     @property
     def identity(self) -> str:

@@ -7,7 +7,8 @@
   and refuses non-finite output;
 * :func:`pipelined` overlaps the preparation of chunk k + 1 (resizing, alignment) with the network
   on chunk k in a worker thread (torch and onnxruntime release the GIL), so two cores are busy even
-  with one torch thread.
+  with one torch thread; where preparation is cheap (ArcFace's resize), several worker threads run
+  the network on successive chunks at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import sys
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -137,20 +139,26 @@ class CentredDescriptor:
         return sys.stderr.isatty() if progress is None else bool(progress)
 
 
-def pipelined(n: int, step: int, prepare, embed, dim: int, *, progress: bool = False, initializer=None) -> np.ndarray:
-    """Run ``embed(prepare(s, e))`` over chunks [s, e) of n items, preparing chunk k + 1 during embed(k).
+def pipelined(
+    n: int, step: int, prepare, embed, dim: int, *, progress: bool = False, initializer=None, workers: int = 1
+) -> np.ndarray:
+    """Run ``embed(prepare(s, e))`` over chunks [s, e) of n items, preparing the next chunk while embedding.
 
     Parameters
     ----------
     n, step : number of items and chunk size
     prepare : (start, stop) -> the network's input for items [start, stop), run in this thread
-    embed : that input -> (stop - start, dim) array, run in one worker thread
-    initializer : optional callable run once in the worker thread (e.g. to set flush-to-zero)
+    embed : that input -> (stop - start, dim) array, run in worker threads (it must be thread-safe
+        when ``workers`` > 1: torch modules and onnxruntime sessions in inference are)
+    initializer : optional callable run once in each worker thread (e.g. to set flush-to-zero)
+    workers : chunks embedded at once, each in its own thread (at most ``workers`` in flight)
 
     Returns
     -------
     (n, dim) float32
     """
+    if int(workers) < 1:
+        raise ValueError(f"workers must be >= 1; got {workers!r}")
     out = np.empty((n, dim), np.float32)
     with progress_bar(progress and n > step, total=n, unit="face", desc="faces") as bar:
 
@@ -160,13 +168,13 @@ def pipelined(n: int, step: int, prepare, embed, dim: int, *, progress: bool = F
             out[s : s + len(e)] = e
             bar.update(len(e))
 
-        with ThreadPoolExecutor(max_workers=1, initializer=initializer) as pool:
-            pending = None
+        with ThreadPoolExecutor(max_workers=int(workers), initializer=initializer) as pool:
+            pending = deque()
             for s in range(0, n, step):
                 x = prepare(s, min(n, s + step))
-                if pending is not None:
-                    finish(pending)
-                pending = (s, pool.submit(embed, x))
-            if pending is not None:
-                finish(pending)
+                if len(pending) >= workers:
+                    finish(pending.popleft())
+                pending.append((s, pool.submit(embed, x)))
+            while pending:
+                finish(pending.popleft())
     return out
