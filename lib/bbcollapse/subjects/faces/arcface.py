@@ -13,10 +13,11 @@ default.  Two backends run the same graph, batched: ``"torch"`` (:class:`.onnx_n
 CPU or CUDA; the faster one on CPU, measured in ``bench/bench_faces.py``) and ``"onnxruntime"``
 (CPU, or its CUDA provider where installed); they agree to float rounding (tests).  On CPU the torch
 graph is traced, frozen and optimised for inference (TorchScript: oneDNN convolutions with
-prepacked weights, ``jit=True``), 1.4x the eager graph and equal to it to float rounding.
+prepacked weights, ``jit=True``), 1.4-1.5x the eager graph and equal to it to float rounding; with
+one torch thread, ``workers`` threads (one per idle core) run it on successive chunks.
 
 ``precision="bf16"`` (torch only) runs the network in bfloat16, on AMX / AVX512_BF16 where the CPU
-has them: 3.1x the eager float32 graph, 2.2x the frozen one, but not a float32 result (min cosine
+has them: 2.7-3.1x the eager float32 graph, 1.8-2.2x the frozen one, but not a float32 result (min cosine
 to float32 0.996 on 2,200 DCGAN faces; distances move by up to 0.0094; per-anchor MCCS by up to
 0.007, about one sampling standard error at |C| = 2000; bench/results/faces_*_avx512.txt).  It is
 an option, never chosen automatically, and it has its own :attr:`~ArcFaceDescriptor.identity`, so
