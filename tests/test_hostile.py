@@ -746,7 +746,14 @@ def test_a_huge_samples_without_store_streams_its_shards_in_bounded_memory(tmp_p
     assert code == 1 and "exited with status 3" in line and "out of memory" not in line, err[-2000:]
     assert "stops here on purpose" in err
     assert int(calls.read_text()) == 5  # one anchor shard, four sample shards of 4096, then the failing call
-    assert peak < 1 * 2**30 and time.monotonic() - t0 < 60, (peak, time.monotonic() - t0)
+    assert time.monotonic() - t0 < 60
+    # the reference: the same run with a small --samples (same shards up to the failing call), so the bound does not
+    # depend on what the imports and the numba JIT cost on this machine
+    calls.unlink()
+    small = diagnose_argv(cmd_spec(gen), tmp_path / "o", "--latent-dim", "4", "--no-probe", samples=10**5)
+    code_small, _, peak_small = run_measured(small, env=env, as_bytes=2 * 2**30)
+    assert code_small == 1 and int(calls.read_text()) == 5
+    assert peak < peak_small + 128 * 2**20, (peak / 2**20, peak_small / 2**20)
     # what cannot be helped (one shard of 10**12 rows) stays a one-line out-of-memory error
     calls.unlink()
     big = diagnose_argv(

@@ -569,7 +569,10 @@ def _exit_now(status: int) -> None:
     interpreter's own teardown (torch, numba, scipy loaded) took 1.5-2.3 s more, measured, after SIGTERM."""
     import atexit
 
-    atexit._run_exitfuncs()
+    # exit handlers (temp-dir finalizers among them) get at most 2 s: a handler that blocks must not hold the exit
+    handlers = threading.Thread(target=atexit._run_exitfuncs, daemon=True)
+    handlers.start()
+    handlers.join(2.0)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
