@@ -249,7 +249,16 @@ def test_sigterm_and_sigint_kill_the_command_group_and_give_one_line(tmp_path, s
     tmp.mkdir()
     argv = diagnose_argv(cmd_spec(hang), tmp_path / "o", "--latent-dim", "4", "--store", str(tmp_path / "st"))
     env = dict(os.environ, TMPDIR=str(tmp))
-    proc = subprocess.Popen([BBCOLLAPSE, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a run launched in the background by a non-interactive shell (nohup ... &) inherits SIGINT ignored, and so
+    # would the CLI (Python installs its KeyboardInterrupt handler only where SIGINT is not ignored): reset it
+    proc = subprocess.Popen(
+        [BBCOLLAPSE, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         child, grandchild = map(int, wait_for(pids, proc).split())
         proc.send_signal(sig)
