@@ -94,6 +94,37 @@ def test_subject_theta_r_are_used_reported_and_overridden(tmp_path, capsys):
     assert doc["theta_r_source"]["theta"].startswith("generic default")
 
 
+def test_a_calibrated_model_is_diagnosed_with_its_originals_theta_r(tmp_path, capsys):
+    """calibrated:DIR takes theta and r from DIR/before/report.json (what its original was diagnosed with), not
+    the generic defaults, so the numbers of the two diagnoses compare; --theta still overrides."""
+    from bbcollapse.subjects.synthetic import theta_r_default
+
+    own = theta_r_default(PlantedSphere(**WORLD), bb.identity_descriptor)
+    code, _, err = run(BASE + ["--out", str(tmp_path / "before")], capsys)
+    assert code == 0, err
+    report = str(tmp_path / "before" / "report.json")
+    cal = ["calibrate", "--sampler", SPEC, "--report", report, "--method", "rejection", "--fit", "1500"]
+    cal += ["--out", str(tmp_path / "cal")]
+    code, _, err = run(cal, capsys)
+    assert code == 0, err
+    after = [
+        "diagnose",
+        "--sampler",
+        f"calibrated:{tmp_path / 'cal'}",
+        "--anchors",
+        "50",
+        "--samples",
+        "600",
+        "--quiet",
+    ]
+    for extra, theta in (([], own["theta"]), (["--theta", "0.3"], 0.3)):
+        code, _, err = run(after + ["--out", str(tmp_path / f"after{theta}"), *extra], capsys)
+        assert code == 0, err
+        doc = json.loads((tmp_path / f"after{theta}" / "report.json").read_text())
+        assert (doc["config"]["theta"], doc["config"]["r"]) == (theta, own["r"])
+        assert doc["theta_r_source"]["r"].startswith("the calibrated model's original diagnosis")
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

@@ -23,6 +23,7 @@ say which (:func:`subject_theta_r`).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -81,8 +82,24 @@ def subject_theta_r(args, config, sampler, descriptor, builtin: str | None):
             chosen = {k: found[k] for k in ("theta", "r") if k not in given}
             config = replace(config, **chosen)
             source.update(dict.fromkeys(chosen, found["source"]))
+    elif len(given) < 2 and str(getattr(args, "sampler", "")).startswith("calibrated:"):
+        config, source = _calibrated_theta_r(args.sampler.partition(":")[2], config, given, source)
     args.theta_r_source = {k: source.get(k, GENERIC_SOURCE) for k in ("theta", "r")}
     return config
+
+
+def _calibrated_theta_r(folder: str, config, given: dict, source: dict):
+    """A calibrated model is diagnosed with the theta and r its original diagnosis used (``before/report.json``
+    written by ``bbcollapse calibrate``), so that its numbers compare with the original's."""
+    path = Path(folder) / "before" / "report.json"
+    try:
+        before = json.loads(path.read_text())["config"]
+        found = {k: float(before[k]) for k in ("theta", "r")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return config, source  # no readable original report: the generic defaults, and the summary says so
+    chosen = {k: v for k, v in found.items() if k not in given}
+    source = {**source, **dict.fromkeys(chosen, f"the calibrated model's original diagnosis ({path})")}
+    return replace(config, **chosen), source
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
