@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from .numba_cache import cache_kernels
-from .plan import Plan
+from .plan import Plan, ieee_float32
 from .stats import NeighborStats
 from .tables import LUT_BUCKETS, SPECIAL, build_bin_lut, build_s_table
 
@@ -505,16 +505,12 @@ class NumbaReducer:
         torch = self.torch
         cx, c32, c64 = self.prepare(chunk)
         n = cx.shape[0]
-        prev = torch.get_float32_matmul_precision()
-        torch.set_float32_matmul_precision("highest")
-        try:
+        with ieee_float32(torch):
             for s0 in range(0, n, self.cols):
                 s1 = min(n, s0 + self.cols)
                 thr = self._thr_init()
                 for b0 in range(0, self.m, self.rows):
                     self.dense_tile(b0, min(self.m, b0 + self.rows), s0, s1, cx, c32, c64, offset, thr)
-        finally:
-            torch.set_float32_matmul_precision(prev)
 
     def dense_tile(self, b0, b1, s0, s1, cx, c32, c64, offset, thr):
         """Reduce the tile anchors[b0:b1] x chunk[s0:s1] through a float32 (or float64) GEMM and reduce_tile."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,7 +11,18 @@ import numpy as np
 from ..distance import cos_threshold
 from .stats import NeighborStats, error_band
 
-__all__ = ["Plan"]
+__all__ = ["Plan", "ieee_float32"]
+
+
+@contextmanager
+def ieee_float32(torch):
+    """torch's float32 matmuls in IEEE float32 (no TF32) inside the block: the error band assumes it."""
+    prev = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(prev)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .numba_reducer import DENSE_FRACTION, TOPK_MARGIN, NumbaReducer
-from .plan import Plan
+from .plan import Plan, ieee_float32
 from .prefilter import bf16_error_bound, threshold_keys
 from .sparse_kernel import count_tile, sparse_tile
 from .stats import AnchorScope, NeighborStats
@@ -108,9 +108,7 @@ class ThresholdReducer(NumbaReducer):
         cx, c32, c64 = self.prepare(chunk)
         c_lp = c32.to(torch.bfloat16) if self.precision == "bf16" else c32
         n = cx.shape[0]
-        prev = torch.get_float32_matmul_precision()
-        torch.set_float32_matmul_precision("highest")
-        try:
+        with ieee_float32(torch):
             for s0 in range(0, n, self.cols):
                 s1 = min(n, s0 + self.cols)
                 thr = self._thr_init()
@@ -162,8 +160,6 @@ class ThresholdReducer(NumbaReducer):
                         self.sparse_pairs += pairs
                         self.tiles += 1
                         self._sparse[b0] = surv <= DENSE_FRACTION * pairs
-        finally:
-            torch.set_float32_matmul_precision(prev)
 
 
 class ScopedReducer:

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .plan import Plan
+from .plan import Plan, ieee_float32
 from .stats import NeighborStats, merge_topk
 
 
@@ -66,15 +66,11 @@ class TorchReducer:
         torch = self.torch
         c32 = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32)).to(self.dev)
         c64 = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float64)).to(self.dev)
-        prev = torch.get_float32_matmul_precision()
-        torch.set_float32_matmul_precision("highest")  # no TF32: the error band assumes IEEE float32
-        try:
+        with ieee_float32(torch):
             for b0 in range(0, self.m, self.block):
                 b1 = min(self.m, b0 + self.block)
                 cos = self.a32[b0:b1] @ c32.T
                 self._reduce(cos, b0, b1, c64, offset)
-        finally:
-            torch.set_float32_matmul_precision(prev)
 
     def _exact_dots(self, rows, cols, b0, c64):
         """float64 dots of the listed (anchor row, sample col) pairs, in bounded memory."""
