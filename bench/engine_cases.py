@@ -143,7 +143,8 @@ def planted_data(m, n, dim, shard=100_000):
 
 
 # --------------------------------------------------------------------------- methods
-def run_engine(anchors, samples, backend="auto", device="cpu"):
+def run_engine(anchors, samples, backend="auto", device="cpu", **plan):
+    """The engine on the bench's statistics (counts at RADIUS, the paper's grid, s-sum at THETA, top-K)."""
     from bbcollapse import PAPER_GRID, neighbor_stats
 
     return neighbor_stats(
@@ -156,6 +157,7 @@ def run_engine(anchors, samples, backend="auto", device="cpu"):
         backend=backend,
         device=device,
         progress=False,
+        **plan,
     )
 
 
@@ -167,21 +169,8 @@ def plan_anchors(m, seed=0):
 
 def run_plan(anchors, samples, prefilter="auto"):
     """The paper-workflow plan: counts at r and s-sums for every anchor, curves and top-k for a few."""
-    from bbcollapse import PAPER_GRID, neighbor_stats
-
     curve, topk = plan_anchors(anchors.shape[0])
-    return neighbor_stats(
-        anchors=anchors,
-        samples=samples,
-        radii=[RADIUS],
-        grid=PAPER_GRID,
-        theta=THETA,
-        k=K,
-        curve_anchors=curve,
-        topk_anchors=topk,
-        prefilter=prefilter,
-        progress=False,
-    )
+    return run_engine(anchors, samples, curve_anchors=curve, topk_anchors=topk, prefilter=prefilter)
 
 
 def run_gemm_bf16(anchors, samples, rows=2048, cols=4096):
