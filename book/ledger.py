@@ -27,6 +27,7 @@ from book.ledger_common import covers as _covers
 from book.ledger_common import fmt as _fmt
 from book.ledger_common import get as _get
 from book.ledger_common import missing as _missing
+from book.ledger_common import not_run as _not_run
 from book.ledger_common import row as _row
 from book.ledger_experiments import grade_experiments
 from book.ledger_faces import grade_faces
@@ -87,14 +88,12 @@ def _planted(results):
     ci4, n4 = e.get("ci_worst_at_1e4"), e.get("n_at_1e4")
     if ci4 is None:
         rows.append(
-            _row(
+            _not_run(
                 "MCCS stabilises by |C| ≈ 10^4",
                 "000 Fig. 2",
                 "stable by |C| ≈ 10^4",
-                "—",
-                "not run here",
-                "this build's |C| stops below 10^4 (smoke scale)",
                 ch,
+                "this build's |C| stops below 10^4 (smoke scale)",
             )
         )
     else:
@@ -434,8 +433,8 @@ _NOT_RUN = [
 ]
 
 
-def _not_run():
-    return [_row(c, src, paper, "—", "not run here", why, "—") for c, src, paper, why in _NOT_RUN]
+def _not_run_claims():
+    return [_not_run(c, src, paper, "—", why) for c, src, paper, why in _NOT_RUN]
 
 
 def grade_claims(results: dict) -> list[dict]:
@@ -451,7 +450,7 @@ def grade_claims(results: dict) -> list[dict]:
     rows += grade_experiments(results)  # chapters 10-11: §4.2 and §4.3.2 in the lab
     for extra in _EXTRA_GRADERS:
         rows += extra(results)
-    return rows + _not_run()
+    return rows + _not_run_claims()
 
 
 #: Graders of other chapters' claims, appended by those chapters' modules (each ``results -> rows``).

@@ -70,6 +70,10 @@ def missing(claim, source, paper, chapter, why="the chapter did not run in this 
     return row(claim, source, paper, "—", "missing result", why, chapter)
 
 
+def not_run(claim, source, paper, chapter, why):
+    return row(claim, source, paper, "—", "not run here", why, chapter)
+
+
 def covers(lohi, value) -> bool:
     return lohi is not None and value is not None and lohi[0] <= value <= lohi[1]
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from book.ledger_common import not_run as _not_run
 from book.ledger_common import row as _row
 
 __all__ = ["grade_experiments"]
@@ -70,7 +71,7 @@ def _unavailable(claims, chapter, result):
             _row(c, s, p, "—", "missing result", "the chapter did not run in this build", chapter) for c, s, p in claims
         ]
     why = "smoke scale: generators of a few steps; the rule is evaluated at default scale or larger"
-    return [_row(c, s, p, "—", "not run here", why, chapter) for c, s, p in claims]
+    return [_not_run(c, s, p, chapter, why) for c, s, p in claims]
 
 
 def _correctness(r) -> list[dict]:

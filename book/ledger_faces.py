@@ -22,6 +22,7 @@ from book.ledger_common import ci_text as _ci
 from book.ledger_common import fmt as _fmt
 from book.ledger_common import get as _get
 from book.ledger_common import missing as _missing
+from book.ledger_common import not_run as _not_run
 from book.ledger_common import overlaps as _overlaps
 from book.ledger_common import row as _row
 
@@ -67,8 +68,8 @@ def _table1(results):
         ]
     if r.get("scale") == "smoke":
         why = "smoke scale: a few anchors and samples per generator; the rule is evaluated at default scale or larger"
-        return [_row(c, src, _T1_PAPER, "—", "not run here", why, ch) for c in claims[:-2]] + [
-            _row(c, src_order, paper_order, "—", "not run here", why, ch) for c in claims[-2:]
+        return [_not_run(c, src, _T1_PAPER, ch, why) for c in claims[:-2]] + [
+            _not_run(c, src_order, paper_order, ch, why) for c in claims[-2:]
         ]
     table = r.get("table1")
     why = "the results have no table1 entry for it (written by an older chapter 3)"
@@ -172,14 +173,12 @@ def _figures(results):
     st = r.get("stability")
     if st is None or st.get("ci_at_1e4") is None:
         rows.append(
-            _row(
+            _not_run(
                 "On faces, MCCS stabilises by |C| ≈ 10^4",
                 "000 Fig. 2",
                 "stable by |C| ≈ 10^4",
-                "—",
-                "not run here",
-                "this build's |T| stops below 10^4 (smoke scale)",
                 ch,
+                "this build's |T| stops below 10^4 (smoke scale)",
             )
         )
     else:
@@ -202,14 +201,12 @@ def _figures(results):
     f3 = r.get("fig3")
     if f3 is None or f3.get("at_1e4") is None:
         rows.append(
-            _row(
+            _not_run(
                 "On faces, (mu, sigma) stabilise at |C| ≈ 10^4",
                 "000 Fig. 3",
                 "stable at |A| = |C| = 10^4",
-                "—",
-                "not run here",
-                "this build's |T| stops below 10^4 (smoke scale)",
                 ch,
+                "this build's |T| stops below 10^4 (smoke scale)",
             )
         )
     else:

@@ -24,6 +24,7 @@ is "not run here"; an absent chapter or condition "missing result".
 from __future__ import annotations
 
 from book.ledger_common import ci_text, missing, row
+from book.ledger_common import not_run as _not_run
 
 __all__ = ["grade_metrics"]
 
@@ -105,7 +106,7 @@ def grade_metrics(results: dict) -> list[dict]:
         return [missing(c, _SRC, p, CH08) for c, p in _CLAIMS]
     if r.get("scale") == "smoke":
         why = "smoke scale: a few replicate sets of a few dozen samples; the rule is evaluated at default scale"
-        return [row(c, _SRC, p, "—", "not run here", why, CH08) for c, p in _CLAIMS]
+        return [_not_run(c, _SRC, p, CH08, why) for c, p in _CLAIMS]
     alpha, ref = r["alpha"], r["reference_level"]
     subs = {name: _subject(sub, ref, alpha) for name, sub in r["subjects"].items()}
     if not subs or any(v is None for v in subs.values()):

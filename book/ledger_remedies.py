@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 from book.ledger_common import ci_text, missing, row
+from book.ledger_common import not_run as _not_run
 
 __all__ = ["grade_remedies", "TOLERANCE"]
 
@@ -170,7 +171,7 @@ def _stacked_rows(r, stacked):
     s = r.get("stacked_fashion_mnist") or {}
     if s.get("status") != "run":
         why = f"Stacked Fashion-MNIST did not run ({s.get('status', 'absent')})"
-        return [row(c, src, p, "—", "not run here", why, CH09) for c, src, p in stacked]
+        return [_not_run(c, src, p, CH09, why) for c, src, p in stacked]
     n, ms = len(s["seeds"]), s["methods"]
     listing = (
         "; ".join(
@@ -229,5 +230,5 @@ def grade_remedies(results: dict) -> list[dict]:
         return [missing(c, s, p or "seed 004 Table 1", CH09) for c, s, p in flat]
     if r.get("scale") == "smoke":
         why = "smoke scale: generators of a few mini-batches; the rules are evaluated at default scale or larger"
-        return [row(c, s, p or "seed 004 Table 1", "—", "not run here", why, CH09) for c, s, p in flat]
+        return [_not_run(c, s, p or "seed 004 Table 1", CH09, why) for c, s, p in flat]
     return _table1_rows(r, cells, orders) + _stacked_rows(r, stacked) + _intra_rows(r, intra)
