@@ -41,7 +41,6 @@ CACHE_DIR = "data/cache"
 
 # %% tags=["hide-input"]
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -51,12 +50,11 @@ from IPython.display import display
 
 from bbcollapse.lab import CLASS_NAMES, DataSpec, GanConfig, build_dataset, train_many
 from bbcollapse.lab.classifier import FRECHET_LAB_NAME
-from bbcollapse.lab.config import DESCRIPTORS, descriptor_configs
 from bbcollapse.lab.experiments import (
+    chapter_setup,
     data_pool,
     generator_pool,
     histogram_test,
-    lab_setup,
     nearest_repeated,
     pool_numbers,
     seed_spread,
@@ -79,23 +77,13 @@ SIZES = at_scale(
     },
 )  # fmt: skip
 WORKERS = 1 if SCALE == "smoke" else 2  # processes for training (spawning costs more than smoke-scale training)
+AUG_CLASSES = (0, 5, 8)  # T-shirt/top, Sandal, Bag: one repeated item each (the paper: one face per race)
 # chapter 6's descriptors (the lab's table, so its cached networks are read), save one default-scale difference:
 # this chapter's default classifier has trained 1,500 steps, chapter 6's 2,000
-ENCODER, CLASSIFIER = descriptor_configs(SCALE)
-CLASSIFIER = replace(CLASSIFIER, steps=1500) if SCALE == "default" else CLASSIFIER
-SIZES |= {"enc": (ENCODER.steps, ENCODER.width), "clf": (CLASSIFIER.steps, CLASSIFIER.width)}
-SIZES |= {"items": DESCRIPTORS[SCALE]["items"], "views": DESCRIPTORS[SCALE]["views"]}  # chapter 6's theta / r rule
-AUG_CLASSES = (0, 5, 8)  # T-shirt/top, Sandal, Bag: one repeated item each (the paper: one face per race)
-setup = lab_setup(
-    ENCODER,
-    CLASSIFIER,
-    cache_dir=LAB_CACHE,
-    seed=SEED,
-    n_items=SIZES["items"],
-    n_views=SIZES["views"],
-    n_reference=SIZES["fd_n"],
-    workers=WORKERS,
-)
+setup, SIZES = chapter_setup(
+    SCALE, SIZES, cache_dir=LAB_CACHE, seed=SEED, workers=WORKERS,
+    classifier_steps=1500 if SCALE == "default" else None,
+)  # fmt: skip
 POOL = dict(n_anchors=SIZES["A"], n_samples=SIZES["C"], n_features=SIZES["fd_n"])
 timings = {"setup": time.perf_counter() - T_START}
 print(f"scale={SCALE}: {SIZES}\ntheta={setup.theta:.3f}, r={setup.r:.3f} (chapter 6's rule)")

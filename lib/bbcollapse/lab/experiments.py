@@ -20,7 +20,7 @@ The statistics themselves (MCCS, Eqs. 7-9, bootstrap intervals) are the library'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ __all__ = [
     "LabSetup",
     "Pool",
     "lab_setup",
+    "chapter_setup",
     "generator_pool",
     "data_pool",
     "pool_numbers",
@@ -96,6 +97,41 @@ def lab_setup(
     rule = view_invariance(encoder, items, seed=seed, n_views=n_views).theta_r
     ref = x_test[np.random.default_rng(seed + 2).choice(len(x_test), min(n_reference, len(x_test)), replace=False)]
     return LabSetup(encoder, classifier, rule.theta, rule.r, classifier.features(ref), x_train)
+
+
+def chapter_setup(scale: str, sizes: dict, *, cache_dir, seed: int, workers: int, classifier_steps: int | None = None):
+    """:func:`lab_setup` with chapter 6's descriptor settings at ``scale`` (``lab.config.DESCRIPTORS``).
+
+    ``classifier_steps`` overrides the classifier's training steps (a chapter that says so in its text);
+    ``sizes`` must hold ``fd_n`` (the Fréchet reference size).
+
+    Returns
+    -------
+    (LabSetup, sizes with "enc", "clf" (steps, width) and chapter 6's "items", "views" added)
+    """
+    from .config import DESCRIPTORS, descriptor_configs
+
+    encoder, classifier = descriptor_configs(scale)
+    if classifier_steps is not None:
+        classifier = replace(classifier, steps=classifier_steps)
+    sizes = {
+        **sizes,
+        "enc": (encoder.steps, encoder.width),
+        "clf": (classifier.steps, classifier.width),
+        "items": DESCRIPTORS[scale]["items"],
+        "views": DESCRIPTORS[scale]["views"],
+    }
+    setup = lab_setup(
+        encoder,
+        classifier,
+        cache_dir=cache_dir,
+        seed=seed,
+        n_items=sizes["items"],
+        n_views=sizes["views"],
+        n_reference=sizes["fd_n"],
+        workers=workers,
+    )
+    return setup, sizes
 
 
 @dataclass(frozen=True)
