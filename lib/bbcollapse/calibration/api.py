@@ -309,7 +309,7 @@ def pilot_fit_set(model, descriptor, target: CalibrationTarget, *, n_fit: int, n
     t0 = time.perf_counter()
     z = np.asarray(model.latents(shard_seed(seed, 0), n_fit))
     n_pilot = min(n_pilot, n_fit)
-    _, e_pilot = generate_and_embed(model, descriptor, z[:n_pilot], progress=False)
+    _, e_pilot = generate_and_embed(model, descriptor, z[:n_pilot], progress=progress, desc="embed pilot")
     hits = near_modes(e_pilot, target.embeddings, target.r0).sum(axis=0)
     if (hits == 0).any() and n_pilot < n_fit:
         frac = target.fraction

@@ -155,6 +155,7 @@ class CalibratedSampler:
         t0 = time.perf_counter()
         zs, xs, got, rnd = [], [], 0, 0
         acc = max(self.expected_acceptance, 1e-3)
+        proposed0 = c.proposed
         with progress_bar(self.progress, total=n, desc=self.method, unit="sample") as bar:
             while got < n:
                 m = min(int(math.ceil((n - got) / acc * 1.1)) + 16, self.max_round)
@@ -175,6 +176,7 @@ class CalibratedSampler:
                     xs.append(x)
                     got += len(z)
                     bar.update(len(z))
+                bar.set_postfix(proposed=c.proposed - proposed0, refresh=False)  # a low acceptance shows here
                 if rnd > 100_000:
                     raise RuntimeError(
                         f"{self.method}: too few acceptances ({got} of {n} after {c.proposed} proposals)"

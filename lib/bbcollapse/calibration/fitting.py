@@ -105,12 +105,15 @@ def neighbour_counts(anchors, samples, r0: float) -> np.ndarray:
     return neighbor_stats(anchors, samples, radii=(r0,), progress=False).counts[:, 0]
 
 
-def generate_and_embed(model: LatentModel, descriptor: Descriptor, z, *, batch: int = 4096, progress=False):
+def generate_and_embed(
+    model: LatentModel, descriptor: Descriptor, z, *, batch: int = 4096, progress=False, desc: str = "embed fitting set"
+):
     """Generate and embed latents in chunks of ``batch``.
 
     Parameters
     ----------
     z : (n, L) latents
+    progress, desc : progress bar (None: only on a terminal) and its label
 
     Returns
     -------
@@ -118,7 +121,7 @@ def generate_and_embed(model: LatentModel, descriptor: Descriptor, z, *, batch: 
     embeddings : (n, D) float64
     """
     outs, embs = [], []
-    with progress_bar(progress, total=len(z), desc="embed fitting set", unit="sample") as bar:
+    with progress_bar(progress, total=len(z), desc=desc, unit="sample") as bar:
         for s in range(0, len(z), batch):
             x = model.generate(z[s : s + batch])
             outs.append(x)

@@ -296,7 +296,9 @@ def check_model(role: str, obj, recorded: dict | None, check_identity: bool) -> 
         )
 
 
-def load_calibrated(directory, *, model=None, descriptor=None, check_identity: bool = True) -> CalibratedSampler:
+def load_calibrated(
+    directory, *, model=None, descriptor=None, check_identity: bool = True, progress: bool | None = None
+) -> CalibratedSampler:
     """A calibrated sampler saved by :func:`save_calibrated`, bit-identical in its draws for every seed.
 
     Parameters
@@ -305,6 +307,7 @@ def load_calibrated(directory, *, model=None, descriptor=None, check_identity: b
     model : the wrapped latent model; required here (resolve its SPEC with :func:`resolve_calibrated`)
     descriptor : the descriptor, for a method that embeds proposals (rejection in output space)
     check_identity : refuse a model or descriptor whose identity differs from the recorded one
+    progress : progress bar while sampling (default: only on a terminal)
 
     Raises
     ------
@@ -325,7 +328,7 @@ def load_calibrated(directory, *, model=None, descriptor=None, check_identity: b
         kw["descriptor"] = descriptor
     fit = doc.get("fit") or {}
     cost = {k: fit[k] for k in ("fit_seconds", "fit_generator_calls") if fit.get(k) is not None}
-    sampler = cls(model=model, **kw, **cost)
+    sampler = cls(model=model, **kw, **cost, progress=progress)
     stamp(sampler, saved_identity(doc["method"], doc["state_sha256"], model))
     return sampler
 
@@ -336,7 +339,9 @@ def calibrated_descriptor_spec(directory) -> str | None:
     return (doc.get("descriptor") or {}).get("spec")
 
 
-def resolve_calibrated(directory, *, resolve_sampler, resolve_descriptor, **sampler_options) -> CalibratedSampler:
+def resolve_calibrated(
+    directory, *, resolve_sampler, resolve_descriptor, progress: bool | None = None, **sampler_options
+) -> CalibratedSampler:
     """The sampler named by ``--sampler calibrated:DIR``: its model and descriptor resolved from their SPECs.
 
     Parameters
@@ -344,6 +349,7 @@ def resolve_calibrated(directory, *, resolve_sampler, resolve_descriptor, **samp
     directory : DIR
     resolve_sampler, resolve_descriptor : the CLI's resolvers (``bbcollapse.cli.resolve_sampler`` and
         ``resolve_descriptor``), passed in so that this module does not import the CLI
+    progress : progress bar while sampling (default: only on a terminal; ``--quiet`` passes False)
     sampler_options : options of ``resolve_sampler`` (timeout, http_format); ``latent_dim`` comes from the file
     """
     _, doc = read_manifest(directory)
@@ -361,4 +367,4 @@ def resolve_calibrated(directory, *, resolve_sampler, resolve_descriptor, **samp
         if not dspec:
             raise CalibratedFileError(f"{directory} needs its descriptor but records no descriptor SPEC")
         descriptor = resolve_descriptor(dspec)
-    return load_calibrated(directory, model=model, descriptor=descriptor)
+    return load_calibrated(directory, model=model, descriptor=descriptor, progress=progress)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._validation import check_int, check_option
 from ..blackbox import Descriptor, LatentModel
 from ..distance import distance_from_cos
@@ -57,6 +58,7 @@ def white_box_latents(
     descriptor_weight: float = 1.0,
     alpha: float = 1e-3,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> WhiteBoxLatents:
     """WHITE-BOX latent recovery of a mode image by gradient descent (paper 001, appendix, Eq. 5).
 
@@ -75,6 +77,7 @@ def white_box_latents(
     n_restarts, steps, lr : optimisation budget (the paper uses 100 restarts)
     pixel_weight, descriptor_weight, alpha : loss weights
     seed : seed of the random starts
+    progress : progress bar over the optimisation steps, with the median loss (default: only on a terminal)
     """
     import torch
 
@@ -102,11 +105,14 @@ def white_box_latents(
             loss = loss + descriptor_weight * (1.0 - emb @ t_emb)
         return loss + alpha * (z**2).sum(1) / z.shape[1], out
 
-    for _ in range(steps):
-        opt.zero_grad()
-        loss, _ = loss_fn(z)
-        loss.sum().backward()
-        opt.step()
+    with progress_bar(progress, total=steps, desc="white-box recovery", unit="step") as bar:
+        for _ in range(steps):
+            opt.zero_grad()
+            loss, _ = loss_fn(z)
+            loss.sum().backward()
+            opt.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.detach().median().item():.4g}", refresh=False)
     with torch.no_grad():
         loss, out = loss_fn(z)
         dist = np.full(len(z), np.nan)

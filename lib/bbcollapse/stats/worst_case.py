@@ -169,8 +169,9 @@ def null_worst_case_curves(
     n_worlds : number of null worlds s (>= ceil(1/alpha) - 1 for a test at alpha)
     r, grid, selection : as in :func:`worst_case_curves`
     seed : world i draws its anchors and samples from seeds spawned from ``(seed, i)``
-    progress : show a progress bar (default: only on a terminal)
-    **engine_kwargs : passed to :func:`bbcollapse.neighbor_stats`
+    progress : a progress bar over the worlds (default: only on a terminal)
+    **engine_kwargs : passed to :func:`bbcollapse.neighbor_stats` (its own per-call bar is off unless
+        ``engine_kwargs`` asks for it: one bar over the worlds, not two per world)
 
     Returns
     -------
@@ -183,6 +184,7 @@ def null_worst_case_curves(
     n_worlds = check_int(n_worlds, "n_worlds", minimum=1)
     grid = check_grid(grid)
     out = np.empty((n_worlds, grid.shape[0]), dtype=np.int64)
+    engine_kwargs.setdefault("progress", False)
     with progress_bar(progress, total=n_worlds, desc="null worlds") as bar:
         for i in range(n_worlds):
             ss = np.random.SeedSequence([int(seed), i]).generate_state(2)
