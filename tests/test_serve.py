@@ -136,3 +136,80 @@ def test_bad_requests_are_refused(world):
             bb.HttpGenerator(server.url, latent_dim=14, retries=0)(0, 100)
         _, ok = post(server.url, npy_bytes(world.latents(0, 20)))  # still serving
         assert load_npy(ok, "test").shape == (20, 12)
+
+
+# -- the served theta and r: GET / advertises them, the HTTP black box reads them -------------------
+def test_served_theta_r_reach_the_http_black_box(world):
+    from bbcollapse.subjects.synthetic import theta_r_default
+
+    own = theta_r_default(world, bb.identity_descriptor)  # the sphere's rule values, computed independently
+    given = {**own, "descriptor": bb.identity_descriptor}
+    with Serving(world, theta_r=given) as server:
+        info = json.loads(urllib.request.urlopen(server.url, timeout=30).read())
+        remote = bb.HttpGenerator(server.url, latent_dim=world.latent_dim)
+        found = remote.default_theta_r
+        for_identity = remote.theta_r_for(bb.identity_descriptor)
+        for_other = remote.theta_r_for(lambda x: x)
+    assert (info["theta"], info["r"]) == (own["theta"], own["r"]) and info["theta_r_source"] == own["source"]
+    assert found == {**own, "descriptor": bb.identity_of(bb.identity_descriptor)}
+    assert (for_identity["theta"], for_identity["r"]) == (own["theta"], own["r"])
+    assert for_identity["source"].startswith("served by http://127.0.0.1:") and own["source"] in for_identity["source"]
+    assert for_other is None  # values belong to their descriptor
+    assert remote.default_theta_r == found  # fetched once, kept
+
+
+def test_no_theta_r_when_the_server_gives_none(world):
+    with Serving(world) as server:
+        info = json.loads(urllib.request.urlopen(server.url, timeout=30).read())
+        remote = bb.HttpGenerator(server.url, latent_dim=world.latent_dim)
+        assert "theta" not in info and remote.default_theta_r is None
+        assert remote.theta_r_for(bb.identity_descriptor) is None
+
+
+def test_bad_theta_r_is_refused_by_the_server(world):
+    for bad in ({"theta": 0.3}, {"theta": 1.5, "r": 0.2}, {"theta": 0.3, "r": 0.0}, (0.3, 0.2)):
+        with pytest.raises(ValueError, match="theta"):
+            make_server(world, theta_r=bad)
+
+
+def test_an_endpoint_without_a_description_gives_none(world):
+    """A user's endpoint that only speaks POST (501 on GET), or answers GET with non-JSON: no values, no error."""
+    import http.server
+
+    seen = []
+
+    class PostOnly(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            z = load_npy(self.rfile.read(int(self.headers["Content-Length"])), "test")
+            body = npy_bytes(world.generate(z))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    class HtmlGet(PostOnly):
+        def do_GET(self):
+            seen.append(self.headers.get("X-Token"))
+            body = b"<html>hello</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    for handler in (PostOnly, HtmlGet):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/generate"
+            remote = bb.HttpGenerator(url, latent_dim=world.latent_dim, headers={"X-Token": "t0k"})
+            assert remote.default_theta_r is None and remote.info() == {}
+            assert remote(0, 5).x.shape == (5, world.dim)  # the POST protocol still works
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+    assert seen == ["t0k"]  # the GET carried the user's headers, as a POST does

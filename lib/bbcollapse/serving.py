@@ -10,7 +10,10 @@ importing it never shadows the function ``bb.serve``.)
 The protocol (:mod:`bbcollapse.blackbox.adapters.http`): the client draws latents ``z ~ N(0, I_L)``
 and POSTs them (n, L) as ``.npy`` bytes (``Content-Type: application/x-npy``) or as JSON
 ``{"inputs": [[...], ...]}``; the answer is the outputs (n, ...) in the same format
-(``{"outputs": ...}`` for JSON).  ``GET /`` describes the endpoint (identity, latent dimension).
+(``{"outputs": ...}`` for JSON).  ``GET /`` describes the endpoint (identity, latent dimension and,
+when the server was given them, the theta and r to diagnose it with: ``theta``, ``r``, ``theta_r_source``
+and ``theta_r_descriptor``, the identity of the descriptor they belong to; :class:`~bbcollapse.HttpGenerator`
+reads them as ``default_theta_r``).
 
 How the posted latents become outputs (``mode``):
 
@@ -102,6 +105,26 @@ def quiet(sampler):
     return copy
 
 
+def check_theta_r(theta_r) -> dict:
+    """The description fields of ``theta_r`` (``{"theta", "r", "source", "descriptor"}``, or None: none)."""
+    if theta_r is None:
+        return {}
+    if not isinstance(theta_r, dict) or not {"theta", "r"} <= set(theta_r):
+        raise ValueError(f"theta_r must be a dict with theta, r, source and descriptor; got {theta_r!r}")
+    theta, r = float(theta_r["theta"]), float(theta_r["r"])
+    if not (0 < theta <= 1 and 0 < r <= 1):
+        raise ValueError(f"theta and r must lie in (0, 1]; got theta={theta}, r={r}")
+    descriptor = theta_r.get("descriptor")
+    if descriptor is not None and not isinstance(descriptor, str):
+        descriptor = identity_of(descriptor)  # a descriptor object: its identity
+    return {
+        "theta": theta,
+        "r": r,
+        "theta_r_source": str(theta_r.get("source") or "given to the server"),
+        "theta_r_descriptor": descriptor,
+    }
+
+
 class RequestError(Exception):
     """A request the server refuses: an HTTP status and a message for the client."""
 
@@ -115,8 +138,11 @@ class SamplerServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, sampler, *, mode: str, seed: int, max_request_bytes: int, max_rows: int, timeout):
+    def __init__(
+        self, address, sampler, *, mode: str, seed: int, max_request_bytes: int, max_rows: int, timeout, theta_r=None
+    ):
         self.identity = identity_of(sampler)
+        self.theta_r = check_theta_r(theta_r)
         self.sampler = quiet(sampler)
         self.mode = resolve_mode(sampler, mode)
         self.seed = check_int(seed, "seed")
@@ -141,6 +167,7 @@ class SamplerServer(ThreadingHTTPServer):
             "answer: outputs (n, ...) in the same format ({'outputs': ...})",
             "max_request_bytes": self.max_request_bytes,
             "max_rows": self.max_rows,
+            **self.theta_r,
         }
 
     def parse(self, body: bytes, ctype: str) -> np.ndarray:
@@ -234,6 +261,7 @@ def make_server(
     max_request_bytes: int = 64 * 2**20,
     max_rows: int = 65_536,
     timeout: float = 60.0,
+    theta_r: dict | None = None,
 ) -> SamplerServer:
     """A :class:`SamplerServer` bound to ``host:port`` (port 0: a free one), not yet serving.
 
@@ -249,6 +277,9 @@ def make_server(
     seed : server seed mixed into the per-row (or per-body) seeds
     max_request_bytes, max_rows : larger requests are refused with status 413
     timeout : socket timeout of a request, in seconds
+    theta_r : theta and r to advertise in ``GET /``: ``{"theta", "r", "source", "descriptor"}`` with
+        ``descriptor`` the descriptor they were measured with (its identity, or the object); e.g. a
+        built-in subject's defaults, or those of a calibrated model's original diagnosis
     """
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: the sampler is reachable from other machines", host)
@@ -260,6 +291,7 @@ def make_server(
         max_request_bytes=max_request_bytes,
         max_rows=max_rows,
         timeout=timeout,
+        theta_r=theta_r,
     )
 
 

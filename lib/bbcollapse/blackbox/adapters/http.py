@@ -41,7 +41,7 @@ from ..redact import is_secret_name, redact_url
 from .base import BatchedDescriptor, BatchedGenerator
 from .wire import load_npy, npy_bytes
 
-__all__ = ["FORMATS", "POST_OPTIONS", "HttpDescriptor", "HttpGenerator", "post_array"]
+__all__ = ["FORMATS", "POST_OPTIONS", "HttpDescriptor", "HttpGenerator", "get_info", "post_array"]
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,8 @@ def _connection(url: str, timeout: float):
     return http.client.HTTPConnection(p.hostname, p.port or 80, timeout=timeout), f"http://{netloc}{target}", auth
 
 
-def _exchange(url: str, body: bytes, headers: dict, deadline: float, max_bytes: int, who: str):
-    """One POST to ``url`` within the deadline: (status, reason, Location, body); the body is None for a redirect."""
+def _exchange(url: str, body: bytes | None, headers: dict, deadline: float, max_bytes: int, who: str, method="POST"):
+    """One POST (or GET) to ``url`` within the deadline: (status, reason, Location, body); None body for a redirect."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise _Timeout
@@ -167,7 +167,7 @@ def _exchange(url: str, body: bytes, headers: dict, deadline: float, max_bytes: 
     timer.start()
     try:
         try:
-            conn.request("POST", target, body=body, headers={**headers, **extra})
+            conn.request(method, target, body=body, headers={**headers, **extra})
         except (ValueError, http.client.InvalidURL):  # a control character in the URL or a header value
             raise BlackBoxError(f"{who}: invalid URL or header value (not shown)") from None
         resp = conn.getresponse()
@@ -289,6 +289,48 @@ def post_array(
     raise BlackBoxError(f"{who} failed after {retries + 1} attempts; last error: {last}")
 
 
+def get_info(url: str, *, timeout: float = 10.0, max_bytes: int = 2**20, headers: dict | None = None) -> dict | None:
+    """The JSON object an endpoint answers to ``GET`` on its URL (``bbcollapse serve`` describes itself so), or None.
+
+    Optional by design: any failure (no answer within ``timeout``, a status other than 2xx, a
+    redirect, a body over ``max_bytes`` or not a JSON object) gives None, never an error, since
+    an endpoint owes nothing but its POST protocol.  ``user:password@`` and ``headers`` are sent
+    as for :func:`post_array`.
+    """
+    _check_url(url)
+    parts = urlsplit(url)
+    headers = {"Accept": "application/json", **(headers or {})}
+    if parts.username is not None and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = _basic_auth(parts.username, parts.password)
+    who = f"GET {redact_url(url)}"
+    try:
+        status, _, _, data = _exchange(url, None, headers, time.monotonic() + timeout, max_bytes, who, method="GET")
+        doc = json.loads(data) if data is not None and 200 <= status < 300 else None
+    except Exception as exc:  # an optional description: whatever went wrong, there is none
+        log.debug("%s: no description (%s)", who, exc)
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def served_theta_r(info: dict | None) -> dict | None:
+    """``{"theta", "r", "source", "descriptor"}`` from an endpoint's description, or None when it has no valid pair.
+
+    ``descriptor`` is the identity of the descriptor the values were measured with (None when the
+    server did not say); theta and r must be numbers in (0, 1].
+    """
+    if not info:
+        return None
+    try:
+        theta, r = float(info["theta"]), float(info["r"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (0 < theta <= 1 and 0 < r <= 1):
+        return None
+    descriptor = info.get("theta_r_descriptor")
+    source = str(info.get("theta_r_source") or "the server's description")
+    return {"theta": theta, "r": r, "source": source, "descriptor": None if descriptor is None else str(descriptor)}
+
+
 #: The options of :func:`post_array` that the HTTP adapters forward, with its defaults (read from
 #: its signature, so that each default is written once).
 POST_OPTIONS: dict = {
@@ -337,6 +379,32 @@ class HttpGenerator(_Endpoint, BatchedGenerator):
     def __init__(self, url: str, latent_dim: int, *, batch_size: int = 512, **options):
         name = self._bind(url, options)
         super().__init__(latent_dim, batch_size=batch_size, name=name)
+        self._info = None
+
+    def info(self) -> dict:
+        """The endpoint's description: ``GET`` on the URL, fetched once; {} when it gives none (:func:`get_info`)."""
+        if self._info is None:
+            timeout = min(self.opts["timeout"], 10.0)
+            self._info = get_info(self.url, timeout=timeout, headers=self.opts["headers"]) or {}
+        return self._info
+
+    @property
+    def default_theta_r(self) -> dict | None:
+        """The theta and r the server advertises, ``{"theta", "r", "source", "descriptor"}``, or None.
+
+        ``descriptor`` is the identity of the descriptor they were measured with (None if the server
+        did not say): use them only with that descriptor (:meth:`theta_r_for`).
+        """
+        return served_theta_r(self.info())
+
+    def theta_r_for(self, descriptor) -> dict | None:
+        """``{"theta", "r", "source"}`` the server advertises for ``descriptor`` (same identity), else None."""
+        from ..protocols import identity_of
+
+        found = self.default_theta_r
+        if found is None or found["descriptor"] is None or found["descriptor"] != identity_of(descriptor):
+            return None
+        return {"theta": found["theta"], "r": found["r"], "source": f"served by {self.name}: {found['source']}"}
 
 
 class HttpDescriptor(_Endpoint, BatchedDescriptor):
