@@ -195,7 +195,8 @@ def test_defaults_are_the_diagnose_config_defaults():
         ["diagnose", "--sampler", "synthetic", "--anchors", "2", "--samples", "1", "--out", "o"]
     )
     defaults = DiagnoseConfig()
-    for name in ("seed", "theta", "r", "top", "form", "shard_size", "k", "n_random", "grid", "scoring", "select_by"):
+    names = ("seed", "theta", "r", "top", "form", "shard_size", "k", "n_random", "grid", "scoring", "select_by")
+    for name in (*names, "alpha", "precision"):
         assert getattr(args, name) == getattr(defaults, name), name
     # and the documented values themselves (the paper's code defaults)
     assert (args.seed, args.theta, args.r, args.top, args.form, args.shard_size) == (0, 0.3, 0.25, 10, "code", 4096)

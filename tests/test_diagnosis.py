@@ -317,6 +317,8 @@ def test_config_defaults_and_json_schema():
         "n_random": 5,
         "scoring": "split",
         "select_by": "count",
+        "alpha": 0.05,
+        "precision": 0.01,
     }
     assert list(cfg.to_json()) == [
         "n_anchors",
@@ -332,6 +334,8 @@ def test_config_defaults_and_json_schema():
         "n_random",
         "scoring",
         "select_by",
+        "alpha",
+        "precision",
     ]
     assert DiagnoseConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(AttributeError):

@@ -143,6 +143,16 @@ def add_extra_options(d: argparse.ArgumentParser, defaults, config_option, posit
         d, defaults, "--scoring", choices=SCORINGS, help="split: select modes on S, score them on a fresh T; same: on C"
     )
     config_option(d, defaults, "--select-by", choices=SELECT_BY, help="rank anchors for I_w by count (Eq. 9) or MCCS")
+    config_option(
+        d, defaults, "--alpha", type=float, help="level of the decision on I_w (a one-sided test on T; see the summary)"
+    )
+    config_option(
+        d,
+        defaults,
+        "--precision",
+        type=float,
+        help="half-width of the 95%% intervals the sample-size plan asks for (MCCS(I_w) and mu)",
+    )
     d.add_argument(
         "--images",
         metavar="DIR",
@@ -176,7 +186,15 @@ def add_extra_options(d: argparse.ArgumentParser, defaults, config_option, posit
 
 def config_fields(args) -> dict:
     """The DiagnoseConfig fields set by this module's options."""
-    return dict(k=args.k, n_random=args.n_random, grid=args.grid, scoring=args.scoring, select_by=args.select_by)
+    return dict(
+        k=args.k,
+        n_random=args.n_random,
+        grid=args.grid,
+        scoring=args.scoring,
+        select_by=args.select_by,
+        alpha=args.alpha,
+        precision=args.precision,
+    )
 
 
 def dask_client(address: str):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from .._validation import check_int, check_option, check_theta, check_unit_interval
+from .._validation import check_fraction, check_int, check_option, check_positive, check_theta, check_unit_interval
 from ..neighbors import PAPER_GRID
 from ..stats import MCCS_FORMS
 
@@ -47,6 +47,8 @@ class DiagnoseConfig:
         scored on T, the rest (seed 001's Algorithm 1); "same": selected and scored on all of C (the
         paper 000 / authors' code way, biased upward for a maximum)
     select_by : "count" (default, Eq. 9) or "mccs" (rank the anchors by MCCS on S)
+    alpha : level of the report's decision on I_w (:mod:`bbcollapse.diagnosis.decision`)
+    precision : half-width of the 95% intervals the report's sample-size plan asks for (on MCCS(I_w) and mu)
     """
 
     # The field order is the key order of ``report.json``'s "config": keep it.
@@ -63,6 +65,8 @@ class DiagnoseConfig:
     n_random: int = 5
     scoring: str = "split"
     select_by: str = "count"
+    alpha: float = 0.05
+    precision: float = 0.01
 
     def __post_init__(self):
         (r,) = check_unit_interval(self.r, "r")
@@ -80,6 +84,8 @@ class DiagnoseConfig:
             n_random=check_int(self.n_random, "n_random", minimum=0),
             scoring=check_option(self.scoring, SCORINGS, "scoring"),
             select_by=check_option(self.select_by, SELECT_BY, "select_by"),
+            alpha=check_fraction(self.alpha, "alpha"),
+            precision=check_positive(self.precision, "precision"),
         )
         if checked["scoring"] == "split" and checked["n_samples"] is not None and checked["n_samples"] < 2:
             raise ValueError(

@@ -233,6 +233,19 @@ def image_sections(report, images: dict) -> str:
     )
 
 
+def decision_section(report) -> str:
+    """The decision on I_w (its test, p-value, excess with interval) and the sample-size plan, as tables."""
+    if report.decision is None:
+        return (
+            "<h2>Decision</h2><p class='note'>None: I_w was selected and scored on the same samples "
+            "(scoring='same'), where its MCCS is biased upward; run with scoring='split'.</p>"
+        )
+    out = "<h2>Decision on I_w</h2>" + table(flat_rows(report.decision))
+    if report.plan is not None:
+        out += "<h3>Sample-size plan</h3>" + table(flat_rows(report.plan))
+    return out
+
+
 def render_html(report, *, images: dict | None = None, title: str | None = None) -> str:
     """The offline HTML page of a :class:`~bbcollapse.Report` (``bb.Report.load(path)`` reads a report.json).
 
@@ -258,8 +271,6 @@ def render_html(report, *, images: dict | None = None, title: str | None = None)
         f"<h1>Intra-mode collapse report</h1><p class='note'>sampler <b>{html.escape(report.sampler)}</b>, "
         f"descriptor <b>{html.escape(report.descriptor)}</b></p>",
         "<h2>Summary</h2><pre>" + html.escape(report.summary()) + "</pre>",
-        "<h2>Numbers</h2>" + table(flat_rows(report.to_dict())[:MAX_ROWS]),
-        "<h2>Configuration</h2>" + table(config_rows),
     ]
     if len(report.grid):
         parts.append(
@@ -271,6 +282,9 @@ def render_html(report, *, images: dict | None = None, title: str | None = None)
     parts.append(f"<h2>MCCS of every anchor</h2><img class='plot' alt='MCCS histogram' src='{hist}'>")
     if images is not None:
         parts.append(image_sections(report, images))
+    parts.append(decision_section(report))
+    parts.append("<h2>Numbers</h2>" + table(flat_rows(report.to_dict())[:MAX_ROWS]))
+    parts.append("<h2>Configuration</h2>" + table(config_rows))
     parts.append("<p class='note'>Written by bbcollapse; every figure is inline, the page needs no network.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

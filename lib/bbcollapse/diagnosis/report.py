@@ -86,6 +86,11 @@ class Report:
         or None
     theta_r_source : where ``bbcollapse diagnose`` took theta and r from ({"theta": text, "r": text}: given,
         the subject's default with its provenance, or the generic default), or None
+    decision : the selection-aware test of I_w (:func:`bbcollapse.diagnosis.decision.worst_decision`: p_value,
+        rank, reject at config alpha, excess over the median anchor, and the curve envelope test when enough
+        random anchors were scored); None with scoring="same" (selected and scored on the same samples)
+    plan : the sample-size plan for 95% intervals of half-width config precision on MCCS(I_w) and mu
+        (:func:`bbcollapse.diagnosis.decision.sample_plan`: n_samples_needed, n_anchors_needed), or None
     """
 
     sampler: str
@@ -116,6 +121,8 @@ class Report:
     n_degenerate: int = 0
     metrics: dict | None = None
     theta_r_source: dict | None = None
+    decision: dict | None = None
+    plan: dict | None = None
 
     def __post_init__(self):
         if self.mode_mccs is None:  # a report of an earlier release: scored on the selection sample
@@ -190,6 +197,33 @@ class Report:
             return [f"theta, r    {src.get('theta')}"]
         return [f"theta from  {src.get('theta')}", f"r from      {src.get('r')}"]
 
+    def _decision_lines(self) -> list[str]:
+        d, p = self.decision, self.plan
+        lines = []
+        if d is None:
+            lines.append("decision    none: I_w was selected and scored on the same samples (use scoring='split')")
+        else:
+            verdict = "denser than the median anchor" if d["reject"] else "not shown denser than the median anchor"
+            ci = d.get("excess_ci")
+            excess = f"{d['excess']:+.4f}" + ("" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}]")
+            lines.append(
+                f"decision    I_w {verdict} at {100 * d['alpha']:g}%: p = {d['p_value']:.3g}, "
+                f"excess MCCS {excess} on T (rank {d['rank']} of {d['n_anchors']} anchors)"
+            )
+            ct = d.get("curve_test")
+            if ct:
+                lines.append(f"{'':12}curve envelope test vs {ct['n_ref']} random anchors: p = {ct['p_value']:.3g}")
+        if p is not None:
+            h, lvl = p["precision"], 100 * p["level"]
+            ns, na = p.get("n_samples_needed"), p.get("n_anchors_needed")
+            c = self.config
+            parts = [
+                f"MCCS(I_w) needs |C| >= {ns:,} (now {c['n_samples']:,})" if ns else "MCCS(I_w): n/a (no pilot)",
+                f"mu needs |A| >= {na:,} (now {c['n_anchors']:,})" if na else "mu: n/a",
+            ]
+            lines.append(f"plan        +/-{h:g} at {lvl:g}%: " + "; ".join(parts))
+        return lines
+
     def summary(self) -> str:
         """A few lines for a terminal."""
         c = self.config
@@ -210,6 +244,7 @@ class Report:
                 f"degenerate  {self.n_degenerate} of {len(self.mccs)} anchors: every sample coincides with the anchor "
                 "(total collapse)"
             )
+        lines.extend(self._decision_lines())
         listed = ", ".join(f"#{i}: MCCS {v:.3f} (N={n})" for i, v, n in modes)
         lines.append("top modes   " + (listed or f"none: no anchor has a sample of S within r={c['r']}"))
         for name, result in (self.metrics or {}).items():

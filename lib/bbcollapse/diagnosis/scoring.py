@@ -48,6 +48,7 @@ from ..stats import (
     similarity_contributions,
 )
 from .config import DiagnoseConfig
+from .decision import sample_plan, worst_decision
 from .report import Report, jsonable
 
 __all__ = [
@@ -303,6 +304,27 @@ def summarize(
     pop = population(values)
     scored_mccs = mccs(scored, form=config.form)
     mode_ci, random_ci = intervals(contributions, config, len(idx))
+    decision = plan = None
+    if score is not None:  # split: I_w chosen on S, every anchor scored on T
+        decision = worst_decision(
+            scored_mccs,
+            modes.worst,
+            contributions[0],
+            alpha=config.alpha,
+            form=config.form,
+            worst_curve=scored.curve[modes.worst],
+            random_curves=scored.curve[random],
+            random=random,
+        )
+        plan = sample_plan(
+            contributions[0],
+            values,
+            precision=config.precision,
+            level=0.95,
+            form=config.form,
+            n_score=int(scored.n_samples),
+            split=True,
+        )
     found = scored.topk_index[modes.worst] >= 0  # fewer than k samples in T: keep only those found
     return Report(
         sampler=sampler_id,
@@ -330,4 +352,6 @@ def summarize(
         n_select=int(select.n_samples),
         n_score=int(scored.n_samples),
         n_degenerate=flat,
+        decision=decision,
+        plan=plan,
     )

@@ -36,7 +36,7 @@ from .envelope import (
 )
 from .mccs import DEGENERATE_TOL, MCCS_CODE_CAP, MCCS_FORMS, Population, degenerate, mccs, population
 from .modes import DenseModes, dense_modes, density_order, distinct_modes, neighbor_counts, worst_index
-from .planning import AnchorPlan, SamplePlan, anchors_needed, mccs_standard_error, samples_needed
+from .planning import AnchorPlan, SamplePlan, anchors_needed, mccs_standard_error, pilot_moments, samples_needed
 from .thresholds import ThetaR, choose_theta_r, equal_error, separation
 from .worst_case import WorstCase, null_worst_case_curves, worst_case_curves, worst_case_test
 
@@ -77,6 +77,7 @@ __all__ = [
     "null_worst_case_curves",
     "pointwise_band",
     "population",
+    "pilot_moments",
     "samples_needed",
     "separation",
     "similarity_contributions",

@@ -15,7 +15,7 @@ import numpy as np
 from .._validation import check_fraction, check_option, check_positive
 from .mccs import MCCS_FORMS, mccs
 
-__all__ = ["AnchorPlan", "SamplePlan", "anchors_needed", "mccs_standard_error", "samples_needed"]
+__all__ = ["AnchorPlan", "SamplePlan", "anchors_needed", "mccs_standard_error", "pilot_moments", "samples_needed"]
 
 
 def _mccs_slope(m, form):
@@ -91,13 +91,28 @@ class AnchorPlan:
         )
 
 
+def pilot_moments(pilot) -> tuple[int, float, float]:
+    """(n, mean, sd with ddof=1) of a pilot's similarity contributions, dense or :class:`Contributions`."""
+    if hasattr(pilot, "nonzero") and hasattr(pilot, "n"):  # Contributions: the zeros are implicit
+        s, n = np.asarray(pilot.nonzero, dtype=np.float64).ravel(), int(pilot.n)
+    else:
+        s = np.asarray(pilot, dtype=np.float64).ravel()
+        n = s.size
+    if n < 2 or s.size > n or (s < 0).any() or (s > 1).any():
+        raise ValueError("pilot_similarities must hold at least 2 similarity values in [0, 1]")
+    m = float(s.sum() / n)
+    var = (float(((s - m) ** 2).sum()) + (n - s.size) * m * m) / (n - 1)
+    return n, m, math.sqrt(max(var, 0.0))
+
+
 def samples_needed(pilot_similarities, *, half_width: float, level: float = 0.95, form: str = "code") -> SamplePlan:
     """|C| for a (level) interval of half-width ``half_width`` on MCCS(I'), from a pilot.
 
     Parameters
     ----------
     pilot_similarities : (n0,) per-sample contributions ``s(d(I', c))`` of a pilot run
-        (:func:`similarity_contributions`)
+        (:func:`similarity_contributions`), or their :class:`~bbcollapse.stats.Contributions` (non-zero
+        values and the sample count, as a diagnosis keeps them)
     half_width : target half-width of the interval on the MCCS scale
     level : coverage of the interval, in (0, 1)
     form : "code" or "paper" (see :func:`bbcollapse.mccs`)
@@ -112,11 +127,8 @@ def samples_needed(pilot_similarities, *, half_width: float, level: float = 0.95
     """
     level = check_fraction(level, "level")
     check_option(form, MCCS_FORMS, "form")
-    s = np.asarray(pilot_similarities, dtype=np.float64).ravel()
-    if s.size < 2 or (s < 0).any() or (s > 1).any():
-        raise ValueError("pilot_similarities must hold at least 2 similarity values in [0, 1]")
+    _, m, sd = pilot_moments(pilot_similarities)
     check_positive(half_width, "half_width")
-    m, sd = float(s.mean()), float(s.std(ddof=1))
     if not (0 < m < 1):
         raise ValueError(
             f"the pilot's mean similarity is {m}; need some (but not all) samples within theta of the anchor"
