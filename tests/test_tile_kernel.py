@@ -223,6 +223,48 @@ def test_clustered_samples_take_the_float64_tile_path_and_stay_exact(theta, spre
     assert_matches(st, ref, radii, grid, theta)  # rtol 1e-9: duplicates (cos = 1 +- 1e-16) put ~1e-8 in d
 
 
+def test_float64_tile_path_counts_ties_on_every_threshold():
+    """A dense tile is binned from its float64 GEMM (no float32 copy): samples at exactly d = g for every grid
+    point and radius, and one float64 step inside and outside, amid a cone that makes every tile dense, are
+    counted as a float64 brute force counts them (a tie is a neighbour)."""
+    rng = np.random.default_rng(3)
+    dim = 24
+    grid, radii, theta = PAPER_GRID, PAPER_GRID[::5], 0.3
+    t = np.cos(np.pi * grid)
+    c = (t[:, None] + np.array([-1, 0, 1])[None, :] * np.spacing(t)[:, None]).ravel()
+    ties = np.zeros((c.size, dim))
+    ties[:, 0] = c
+    ties[:, 1] = np.sqrt(1 - c * c)  # a dot with e_0 is c exactly, in any summation order
+    anchors = cone_rows(rng, 20, dim, 0.5)
+    anchors[0] = 0.0
+    anchors[0, 0] = 1.0
+    samples = np.concatenate([cone_rows(rng, 400, dim, 0.5), ties, cone_rows(rng, 400, dim, 0.5)])
+    plan = Plan(radii=np.asarray(radii), grid=np.asarray(grid), theta=theta, k=5, dim=dim)
+    red = NumbaReducer(plan, anchors, tile_rows=8, tile_cols=64)
+    for s0 in range(0, samples.shape[0], 200):
+        red.add(samples[s0 : s0 + 200], s0)
+    st = red.result(samples.shape[0])
+    assert red.tiles_dense > red.tiles // 2, (red.tiles_dense, red.tiles)
+    ref = brute_force(anchors, samples, radii, grid, theta, 5)
+    assert_matches(st, ref, radii, grid, theta)
+    dots = samples[:, 0]  # anchor 0 = e_0: the exact float64 cosines
+    np.testing.assert_array_equal(st.curve[0], [(dots >= np.cos(np.pi * g)).sum() for g in grid])
+
+
+def test_float64_band_covers_a_reordered_float64_sum():
+    """band64 bounds the difference of a float64 GEMM (any order) and the kernel's float64 dot product."""
+    from bbcollapse.neighbors.numba_reducer import band64, dot64
+
+    rng = np.random.default_rng(4)
+    for dim in (3, 24, 128, 512):
+        a, b = unit_rows(rng, 64, dim), unit_rows(rng, 256, dim)
+        b[:32] = a[:32] + 1e-9 * rng.standard_normal((32, dim))  # near-parallel: the largest terms
+        gemm = a @ b.T
+        ref = np.array([[dot64(a, i, b, j) for j in range(b.shape[0])] for i in range(a.shape[0])])
+        assert np.abs(gemm - ref).max() <= band64(dim)
+        assert band64(dim) < 1e-12
+
+
 def test_similarity_table_matches_direct_evaluation():
     """The piecewise-cubic (Hermite) table of expm1(theta - d) in t = sqrt(1 - cos) against math.acos/expm1."""
     from bbcollapse.neighbors.numba_reducer import s_unnorm  # the kernel's scalar path
