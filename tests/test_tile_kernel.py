@@ -253,7 +253,8 @@ def test_float64_tile_path_counts_ties_on_every_threshold():
 
 def test_float64_band_covers_a_reordered_float64_sum():
     """band64 bounds the difference of a float64 GEMM (any order) and the kernel's float64 dot product."""
-    from bbcollapse.neighbors.numba_reducer import band64, dot64
+    from bbcollapse.neighbors.numba_reducer import dot64
+    from bbcollapse.neighbors.plan import band64
 
     rng = np.random.default_rng(4)
     for dim in (3, 24, 128, 512):

@@ -41,16 +41,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..distance import UNIT_TOL
 from .numba_cache import cache_kernels
-from .plan import Plan, ieee_float32
+from .plan import Plan, band64, ieee_float32
 from .stats import NeighborStats
 from .tables import LUT_BUCKETS, SPECIAL, build_bin_lut, build_s_table
 
 __all__ = [
     "NumbaReducer",
     "TOPK_MARGIN",
-    "band64",
     "dot64",
     "merge_row",
     "n_le",
@@ -74,13 +72,6 @@ TOPK_MARGIN = 1e-12  # covers cos(pi * arccos(x) / pi) round-off when re-derivin
 
 
 _CACHE = cache_kernels()
-
-
-def band64(dim: int) -> float:
-    """Bound on the difference of two float64 dot products of the same vectors (norms within UNIT_TOL of 1)
-    summed in different orders: twice gamma_D of float64, with 1% slack and the rounding of a threshold."""
-    u = 2.0**-53
-    return 1.01 * 2.0 * (1.0 + UNIT_TOL) ** 2 * (dim + 2) * u / (1.0 - dim * u) + 2.0 * u
 
 
 @njit(cache=_CACHE)
@@ -302,9 +293,7 @@ def reduce_tile(
             n_cand = 0
             # Pass 1 (vectorised): bucket of every cosine; flag the 64-blocks holding
             # top-k candidates.
-            # Full blocks go through a loop of fixed trip count 64 over slices, which LLVM
-            # vectorises (a trip count of min(nc, j0 + 64) - j0 kept the loop scalar: the
-            # whole fast path ran 2x slower, measured in bench/engine_ceiling.py).
+            # A fixed trip count of 64 over slices vectorises (min(nc, j0 + 64) - j0 did not: 2x slower).
             n_above = 0
             for jb in range(n_full):
                 rsub = crow[jb * 64 : jb * 64 + 64]

@@ -8,10 +8,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..distance import cos_threshold
+from ..distance import UNIT_TOL, cos_threshold
 from .stats import NeighborStats, error_band
 
-__all__ = ["Plan", "ieee_float32"]
+__all__ = ["Plan", "band64", "ieee_float32"]
+
+
+def band64(dim: int) -> float:
+    """Bound on the difference of two float64 dot products of the same vectors (norms within UNIT_TOL of 1)
+    summed in different orders: twice gamma_D of float64, with 1% slack and the rounding of a threshold."""
+    u = 2.0**-53
+    return 1.01 * 2.0 * (1.0 + UNIT_TOL) ** 2 * (dim + 2) * u / (1.0 - dim * u) + 2.0 * u
 
 
 @contextmanager
