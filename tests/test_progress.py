@@ -63,6 +63,8 @@ def test_calibrator_fit_and_sampling_show_bars(make, method, capsys):
     assert finished_bar(err, "embed fitting set", 300), err
     assert finished_bar(err, method, 50), err
     assert "proposed=" in err  # the draw says how many proposals it took
+    if method == "rejection-output":  # a round embeds its proposals (~n / acceptance) under a bar of its own
+        assert "embed proposals: " in err, err  # transient (leave=False): its 100% line is erased on close
     cal = make(False)
     cal(1, 50)
     assert capsys.readouterr().err == ""

@@ -106,7 +106,14 @@ def neighbour_counts(anchors, samples, r0: float) -> np.ndarray:
 
 
 def generate_and_embed(
-    model: LatentModel, descriptor: Descriptor, z, *, batch: int = 4096, progress=False, desc: str = "embed fitting set"
+    model: LatentModel,
+    descriptor: Descriptor,
+    z,
+    *,
+    batch: int = 4096,
+    progress=False,
+    desc: str = "embed fitting set",
+    leave: bool = True,
 ):
     """Generate and embed latents in chunks of ``batch``.
 
@@ -114,6 +121,7 @@ def generate_and_embed(
     ----------
     z : (n, L) latents
     progress, desc : progress bar (None: only on a terminal) and its label
+    leave : keep the finished bar on screen (False for a bar nested in another)
 
     Returns
     -------
@@ -121,7 +129,7 @@ def generate_and_embed(
     embeddings : (n, D) float64
     """
     outs, embs = [], []
-    with progress_bar(progress, total=len(z), desc=desc, unit="sample") as bar:
+    with progress_bar(progress, total=len(z), desc=desc, unit="sample", leave=leave) as bar:
         for s in range(0, len(z), batch):
             x = model.generate(z[s : s + batch])
             outs.append(x)

@@ -167,7 +167,10 @@ class RejectionCalibrated(CalibratedSampler):
         if self.region.kind != "output":
             keep = self.accept_mask(z, seed=seed)
             return Proposals(z[keep], None, keep)
-        outs, e = generate_and_embed(self.model, self.descriptor, z)
+        # one round generates about n / acceptance outputs: its own (transient) bar shows them
+        outs, e = generate_and_embed(
+            self.model, self.descriptor, z, progress=self.progress, desc="embed proposals", leave=False
+        )
         keep = self.accept_mask(z, e, seed=seed)
         # array outputs are kept; other outputs (lists, ...) are regenerated for the accepted latents
         x = np.concatenate(outs)[keep] if isinstance(outs[0], np.ndarray) else None
