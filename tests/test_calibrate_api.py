@@ -152,7 +152,8 @@ def test_report_whose_worst_case_has_no_neighbours(world, report):
     from dataclasses import replace
 
     empty = replace(report, counts=np.zeros_like(report.counts))
-    with pytest.raises(ValueError, match="no neighbour within r=0.25"):
+    # the sphere's own r (its subject default, the documented rule), which the report records
+    with pytest.raises(ValueError, match=f"no neighbour within r={report.config['r']:g}"):
         calibrate(world, bb.identity_descriptor, empty)
 
 

@@ -15,7 +15,8 @@
 Every check that can fail runs before anything is sampled (:func:`check_extras`).
 
 theta and r not given as --theta/--r come from the built-in subject when it ships values for the
-descriptor used (:data:`SUBJECT_THETA_R`: the documented rule's values, with their provenance),
+descriptor used (:func:`bbcollapse.diagnosis.defaults.subject_theta_r`: the documented rule's
+values, with their provenance; a served model may advertise its own),
 else from :class:`~bbcollapse.DiagnoseConfig`; ``report.json`` ("theta_r_source") and the summary
 say which (:func:`subject_theta_r`).
 """
@@ -30,12 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .diagnosis.defaults import GENERIC_SOURCE, with_subject_theta_r
+
 __all__ = [
     "CLI_METRICS",
     "METRICS_STREAM",
     "REFERENCE_METRICS",
     "REFERENCE_STREAM",
-    "SUBJECT_THETA_R",
     "add_extra_options",
     "check_extras",
     "config_fields",
@@ -55,36 +57,27 @@ REFERENCE_METRICS = ("frechet", "kid", "prdc", "ndb")
 METRICS_STREAM, REFERENCE_STREAM = (3,), (4,)
 #: samples a metric reads by default (prdc is quadratic in them)
 METRICS_N = 5000
-#: built-in samplers that carry their own theta and r: name -> "module:function"; the function maps
-#: (sampler, descriptor) to {"theta", "r", "source"} for a pair it has values for, else to None
-SUBJECT_THETA_R = {
-    "faces": "bbcollapse.subjects.faces:face_theta_r",
-    "synthetic": "bbcollapse.subjects.synthetic:theta_r_default",
-}
-#: where theta and r come from when neither the user nor the subject gives them
-GENERIC_SOURCE = "generic default (DiagnoseConfig); 'bbcollapse choose-theta' measures the rule's value for yours"
 
 
-def subject_theta_r(args, config, sampler, descriptor, builtin: str | None):
-    """``config`` with theta and r: --theta/--r when given, else the built-in subject's, else the generic defaults.
+def subject_theta_r(args, config, sampler, descriptor, builtin: str | None = None):
+    """``config`` with theta and r: --theta/--r when given, else the subject's, else the generic defaults.
 
-    ``builtin`` is the name of the built-in sampler (None for onnx:, cmd:, http:// and calibrated: ones).
-    Sets ``args.theta_r_source`` ({"theta": text, "r": text}), which :func:`finish` puts in the report.
+    The subject's values come from :func:`bbcollapse.diagnosis.defaults.subject_theta_r` (built-in
+    subjects, and served models that advertise theta and r); a ``calibrated:DIR`` sampler takes those
+    of its original diagnosis.  ``builtin`` (the built-in sampler's name) is kept for callers; the
+    lookup goes by the sampler itself.  Sets ``args.theta_r_source`` ({"theta": text, "r": text}),
+    which :func:`finish` puts in the report.
     """
-    import importlib
-
-    given = {name: getattr(args, name) for name in ("theta", "r") if name in getattr(args, "given", ())}
-    source = {name: f"given (--{name})" for name in given}
-    if len(given) < 2 and builtin in SUBJECT_THETA_R:
-        module, _, attr = SUBJECT_THETA_R[builtin].partition(":")
-        found = getattr(importlib.import_module(module), attr)(sampler, descriptor)
-        if found is not None:
-            chosen = {k: found[k] for k in ("theta", "r") if k not in given}
-            config = replace(config, **chosen)
-            source.update(dict.fromkeys(chosen, found["source"]))
-    elif len(given) < 2 and str(getattr(args, "sampler", "")).startswith("calibrated:"):
+    del builtin
+    given = {name for name in ("theta", "r") if name in getattr(args, "given", ())}
+    if len(given) < 2 and str(getattr(args, "sampler", "")).startswith("calibrated:"):
+        source = {name: f"given (--{name})" for name in given}
         config, source = _calibrated_theta_r(args.sampler.partition(":")[2], config, given, source)
-    args.theta_r_source = {k: source.get(k, GENERIC_SOURCE) for k in ("theta", "r")}
+        source = {k: source.get(k, GENERIC_SOURCE) for k in ("theta", "r")}
+    else:
+        config, source = with_subject_theta_r(config, given, sampler, descriptor)
+        source = {k: f"given (--{k})" if v == "given" else v for k, v in source.items()}
+    args.theta_r_source = source
     return config
 
 

@@ -33,6 +33,7 @@ from ..blackbox import identity_of
 from ..distance import validate_unit
 from ..store import EmbeddingStore, embed_shard, iter_shard_sizes
 from .config import DiagnoseConfig, resolve_config
+from .defaults import with_subject_theta_r
 from .report import Report
 from .scoring import Reduction, reduce_shard, summarize
 
@@ -146,7 +147,9 @@ def diagnose_embeddings(
     >>> report.worst_mccs, report.mu, report.sigma
     """
     t0 = time.perf_counter()
+    given = {"theta", "r"} if config is not None else {k for k in ("theta", "r") if k in overrides}
     config, engine_kwargs = resolve_config(config, overrides)
+    _, theta_r_source = with_subject_theta_r(config, given, None, None)  # arrays carry no subject: given or generic
     anchors = validate_unit(anchors, "anchors")
     check_count(config, "n_anchors", anchors.shape[0])
     config = replace(config, n_anchors=anchors.shape[0])
@@ -170,7 +173,8 @@ def diagnose_embeddings(
             reduction.add(shard)
             bar.update(len(shard))
     report = reduction.finish()
-    return replace(report, sampler=sampler, descriptor=descriptor, seconds=time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    return replace(report, sampler=sampler, descriptor=descriptor, seconds=seconds, theta_r_source=theta_r_source)
 
 
 def diagnose(
@@ -182,7 +186,10 @@ def diagnose(
     ----------
     sampler : callable ``(seed, n) -> Batch(z, x)`` (any :class:`~bbcollapse.Sampler`)
     descriptor : callable ``x -> (n, D)`` unit vectors
-    config : DiagnoseConfig (n_anchors and n_samples required, here or as keywords)
+    config : DiagnoseConfig (n_anchors and n_samples required, here or as keywords); when neither
+        ``config`` nor the keyword theta (or r) is given, the subject's own value is used if it carries
+        one (built-in subjects, served models; :func:`bbcollapse.diagnosis.defaults.subject_theta_r`),
+        and ``report.theta_r_source`` says where each came from
     store : directory of a resumable :class:`~bbcollapse.store.EmbeddingStore` (subdirectories
         ``anchors`` and ``samples``); None keeps everything in memory
     progress : tqdm bar with throughput (default: only on a terminal)
@@ -199,8 +206,10 @@ def diagnose(
     --------
     >>> report = diagnose(PlantedSphere(), identity_descriptor, n_anchors=1000, n_samples=20_000)
     """
+    given = {"theta", "r"} if config is not None else {k for k in ("theta", "r") if k in overrides}
     config, engine_kwargs = resolve_config(config, overrides)
     config.require_sizes()
+    config, theta_r_source = with_subject_theta_r(config, given, sampler, descriptor)
     t0 = time.perf_counter()
     store_a = store_c = None
     if store is not None:
@@ -226,4 +235,5 @@ def diagnose(
     finally:
         if st is not None:
             st.close()
-    return replace(report, seconds=time.perf_counter() - t0)  # the time includes sampling the anchors
+    # the time includes sampling the anchors
+    return replace(report, seconds=time.perf_counter() - t0, theta_r_source=theta_r_source)

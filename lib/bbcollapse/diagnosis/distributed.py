@@ -40,6 +40,7 @@ from ..neighbors import NeighborStats
 from ..store import embed_shard
 from .config import DiagnoseConfig, resolve_config
 from .core import ANCHOR_STREAM, SAMPLE_STREAM, Report, engine_options, shard_plan
+from .defaults import with_subject_theta_r
 from .scoring import Reduction, reduce_shard, score_contributions
 
 __all__ = ["diagnose_distributed", "shard_task"]
@@ -130,8 +131,10 @@ def diagnose_distributed(
     -------
     Report, equal to :func:`bbcollapse.diagnose`'s (similarity sums to rounding)
     """
+    given = {"theta", "r"} if config is not None else {k for k in ("theta", "r") if k in overrides}
     config, engine_kwargs = resolve_config(config, overrides)
     config.require_sizes()
+    config, theta_r_source = with_subject_theta_r(config, given, sampler, descriptor)  # as diagnose does
     t0 = time.perf_counter()
     sampler_f, descriptor_f = client.scatter([sampler, descriptor], broadcast=True, hash=False)
 
@@ -190,4 +193,5 @@ def diagnose_distributed(
         sampler=identity_of(sampler),
         descriptor=identity_of(descriptor),
         seconds=time.perf_counter() - t0,
+        theta_r_source=theta_r_source,
     )
