@@ -62,6 +62,7 @@ from engine_cases import (
     run_sklearn,
     timed,
 )
+from engine_ceiling import ceiling_benchmark
 from engine_report import format_table
 
 SCALES = {
@@ -360,6 +361,7 @@ def main(scale: str = "default", log=print) -> dict:
     out["cpu"] = cpu_benchmark(cfg, threads, log=log)
     out["cpu"]["fma_peak_gflops"] = out["machine"]["fp32_fma_peak_gflops"]
     out["cpu"]["clustered"] = clustered_benchmark(cfg, threads, log=log)
+    out["cpu"]["ceiling"] = ceiling_benchmark(scale, log=log)
     out["cpu"]["isa"] = isa_description()
     log("")
     isa = out["cpu"]["isa"]

@@ -66,6 +66,10 @@ def format_table(res):
     lines.append(targets_summary(res))
     if "plan" in f:
         lines.append(targets_issue20(res))
+    if "ceiling" in res:
+        from engine_ceiling import format_ceiling
+
+        lines.append(format_ceiling(res["ceiling"]))
     return "\n".join(lines)
 
 

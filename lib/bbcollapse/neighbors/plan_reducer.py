@@ -111,7 +111,7 @@ class ThresholdReducer(NumbaReducer):
         with ieee_float32(torch):
             for s0 in range(0, n, self.cols):
                 s1 = min(n, s0 + self.cols)
-                thr = self._thr_init()
+                thr = self.topk_floor()
                 topk_cos = self._topk_cos()
                 keys = threshold_keys(np.minimum(self.t_static, topk_cos) - self.bound, self.precision)
                 for b0 in range(0, self.m, self.rows):
