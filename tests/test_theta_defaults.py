@@ -207,10 +207,6 @@ def test_shipped_dlib_values_agree_with_a_fresh_measurement(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="face_theta_r (subjects/faces/subject.py) reads only the file's top level, not other_descriptors",
-)
 def test_faces_diagnose_with_dlib_uses_dlibs_shipped_values(tmp_path, capsys):
     face_models_or_skip()
     entry = dlib_entry()

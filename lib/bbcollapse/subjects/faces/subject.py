@@ -139,16 +139,20 @@ def face_descriptor(device=None, descriptor: str = "arcface", *, center="default
 def face_theta_r(sampler, descriptor, path=THETA_R_FILE) -> dict | None:
     """The shipped theta and r when ``descriptor`` is the one they were measured with, with where they came from.
 
-    Returns ``{"theta", "r", "source"}`` for a :class:`FaceDCGAN` read through the descriptor whose
-    identity ``path`` records (any checkpoint or truncation: theta and r belong to the descriptor,
-    as in the book's Table 1); None for any other pair (the CLI then uses the generic defaults).
+    Returns ``{"theta", "r", "source"}`` for a :class:`FaceDCGAN` read through a descriptor whose
+    identity ``path`` records: the default (ArcFace) at the file's top level, others such as dlib's
+    (``faces:descriptor=dlib``) under ``other_descriptors`` (any checkpoint or truncation: theta and
+    r belong to the descriptor, as in the book's Table 1); None for any other pair (the API and the
+    CLI then use the generic defaults).
     """
     from ...blackbox import identity_of
 
     if not isinstance(sampler, FaceDCGAN) or not Path(path).is_file():
         return None
     doc = json.loads(Path(path).read_text())
-    if identity_of(descriptor) != doc["descriptor"]:
+    entries = [doc, *doc.get("other_descriptors", [])]  # the default descriptor's entry, then the others'
+    doc = next((e for e in entries if e["descriptor"] == identity_of(descriptor)), None)
+    if doc is None:
         return None
     prov = doc["provenance"]
     source = (
