@@ -6,15 +6,18 @@ them); every timing is the median of ``reps`` interleaved repetitions, so ratios
 what to read on a shared machine (the load average is printed).
 
 * **end to end** (sample 64x64 faces from the DCGAN, preprocess, embed), faces/s and CPU seconds per
-  face: the ArcFace pipeline in float32 (the default: the frozen TorchScript graph, one network
-  thread per core), in bf16 (``precision="bf16"``) and as it ran before (eager graph, one network
-  thread: ``jit=False, workers=1``), the dlib-port pipeline (HOG + 5-point alignment, the torch port
-  of dlib's ResNet) and dlib itself;
+  face: the ArcFace pipeline in float32 (the default: the frozen TorchScript graph on batches of 8,
+  one network thread per core), with one network thread, in bf16 (``precision="bf16"``) and as it
+  ran before (batches of 64, and the generator on batches of 128), the dlib-port pipeline (HOG +
+  5-point alignment, the torch port of dlib's ResNet) and dlib itself;
   issue 13's target is ArcFace >= 3x the dlib-port pipeline;
-* **stages** on one batch: the generator (float32 as shipped, and bf16 for the record), resize or
-  alignment, and the ArcFace network in each variant: torch eager float32 (NCHW and channels-last),
-  frozen float32, bf16 eager and frozen, onnxruntime float32 (all graph optimisations) and
-  onnxruntime int8 (static, per-channel, QOperator, calibrated on 64 other DCGAN faces);
+* **stages** on one batch: the generator (float32 on batches of 32 as shipped, of 128 as before,
+  and bf16 for the record), resize or alignment, and the ArcFace network in each variant: torch
+  eager float32 (NCHW and channels-last), frozen float32 (batches of 8, and of 64 as before), bf16
+  eager and frozen, onnxruntime float32 (all graph optimisations) and onnxruntime int8 (static,
+  per-channel, QOperator, calibrated on 64 other DCGAN faces), all on batches of 8 unless named;
+* **ceiling** (:mod:`faces_ceiling`): FLOPs per face of each network, the float32 and bf16 GEMM
+  roofline on 1 and 2 threads, and the highest ratio the target can reach on this machine;
 * **fidelity** of every variant against the eager float32 graph on a small face diagnosis
   (|A| anchors, |C| samples, the shipped theta and r): min and 1st-percentile cosine of the
   embeddings, max distance change, per-anchor counts at r that change, max |dMCCS| and its ratio to
@@ -145,13 +148,14 @@ def _network_variants(x_example, crops_calib):
     q = _int8_session(crops_calib)
     if q is not None:
         variants["onnxruntime_int8"] = lambda x: _batched(lambda b: q.run(None, {"input": b})[0], x)
+    variants["torch_frozen_float32_b64"] = ArcFaceDescriptor(device="cpu", batch_size=64).embed_crops
     for f in variants.values():  # first calls allocate and pick kernels
         f(x_example)
     return variants
 
 
-def _batched(fn, x, batch: int = 64):
-    """fn over batches of 64, as the descriptors batch (one call on 2,000 faces needs ~20 GB)."""
+def _batched(fn, x, batch: int = 8):
+    """fn over batches of 8, as the ArcFace descriptor batches on CPU (one call on 2,000 faces needs ~20 GB)."""
     return np.concatenate([fn(x[s : s + batch]) for s in range(0, len(x), batch)])
 
 
@@ -163,12 +167,13 @@ def _no_grad(fn):
 def _measure(cfg) -> dict:
     from bbcollapse.subjects.faces import ArcFaceDescriptor, DlibFaceDescriptor, FaceDCGAN, frame_to_network_input
 
-    gan = FaceDCGAN(device="cpu")
+    gan, gan_before = FaceDCGAN(device="cpu"), FaceDCGAN(device="cpu", batch_size=128)
     n, m, k = cfg["e2e"], cfg["stage"], max(8, cfg["e2e"] // 4)
     arc = {
         "arcface": ArcFaceDescriptor(device="cpu"),
+        "arcface_w1": ArcFaceDescriptor(device="cpu", workers=1),
         "arcface_bf16": ArcFaceDescriptor(device="cpu", precision="bf16"),
-        "arcface_before": ArcFaceDescriptor(device="cpu", jit=False, workers=1),
+        "arcface_before": ArcFaceDescriptor(device="cpu", batch_size=64),
     }
     port = DlibFaceDescriptor(backend="torch", device="cpu", detector="hog")
     ref = DlibFaceDescriptor(backend="dlib", detector="hog")
@@ -179,6 +184,7 @@ def _measure(cfg) -> dict:
 
     # 1. end to end, interleaved
     runs = {name: (n, lambda d=d: d(gan(1, n).x)) for name, d in arc.items()}
+    runs["arcface_before"] = (n, lambda: arc["arcface_before"](gan_before(1, n).x))
     runs["dlib_port"] = (n, lambda: port(gan(1, n).x))
     runs["dlib"] = (k, lambda: ref(gan(1, k).x))
     e2e = _median(runs, cfg["reps"])
@@ -193,6 +199,7 @@ def _measure(cfg) -> dict:
     with _flush_denormals_here():
         stage_runs = {
             "generator": (m, lambda: gan(2, m)),
+            "generator_b128": (m, lambda: gan_before(2, m)),
             "generator_bf16": (m, lambda: _no_grad(lambda: gen_bf16(z.to(torch.bfloat16)))),
             "arcface_resize": (m, lambda: frame_to_network_input(imgs)),
             **{f"net_{name}": (m, lambda f=f: f(x112)) for name, f in nets.items()},
@@ -205,6 +212,7 @@ def _measure(cfg) -> dict:
     with torch.inference_mode():
         g32 = gan.net(z).float().numpy()
         g16 = gen_bf16(z.to(torch.bfloat16)).float().numpy()
+    ceil = _ceiling(gan, port, stages)
     u8 = lambda a: np.round((np.clip(a, -1, 1) + 1) * 127.5)  # noqa: E731 - the generator's own rounding
     rate = {name: v["n"] / v["wall_s"] for name, v in {**e2e, **stages}.items()}
     cpu = {name: v["cpu_s"] / v["n"] for name, v in {**e2e, **stages}.items()}
@@ -223,7 +231,29 @@ def _measure(cfg) -> dict:
         "generator_bf16_pixels_changed": float((u8(g16) != u8(g32)).mean()),
         "generator_bf16_max_grey_levels": float(np.abs(u8(g16) - u8(g32)).max()),
         "fidelity": fidelity,
+        "generator_b128_pixels_changed": float((gan_before(2, m).x != imgs).mean()),
+        **ceil,
     }
+
+
+def _ceiling(gan, port, stages) -> dict:
+    """FLOPs, GEMM roofline and the target's ceiling (see faces_ceiling.py) from this run's stage times."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import faces_ceiling as fc
+    from bbcollapse.subjects.faces import ArcFaceDescriptor
+
+    ms = {name: 1e3 * v["wall_s"] / v["n"] for name, v in stages.items()}
+    stage_ms = {
+        "generator": ms["generator"],
+        "arcface_resize": ms["arcface_resize"],
+        "arcface_net": ms["net_torch_frozen_float32"],
+        "dlib_alignment": ms["dlib_alignment_hog"],
+        "dlib_port_net": ms["dlib_port_network"],
+    }
+    flops = fc.flops_per_face(gan, ArcFaceDescriptor(device="cpu", jit=False), port)
+    roof = fc.gemm_roofline()
+    return {"flops_per_face": flops, "gemm_gflops": roof, "stage_ms": stage_ms,
+            "ceiling": fc.ceiling(stage_ms, flops, roof, 3.0)}  # fmt: skip
 
 
 def _fidelity(gan, nets, n_anchors, n_samples, frame_to_network_input) -> dict:
@@ -278,22 +308,27 @@ def _print_table(res: dict):
     labels = {
         "arcface": "ArcFace float32 (default, frozen graph)",
         "arcface_bf16": "ArcFace bf16",
-        "arcface_before": "ArcFace float32 before (eager, 1 network thread)",
+        "arcface_w1": "ArcFace float32, 1 network thread",
+        "arcface_before": "ArcFace float32 before (batches of 64; gen 128)",
         "dlib_port": "dlib port (HOG + align)",
         "dlib": "dlib itself (HOG + align, C++ net)",
     }
     for name, label in labels.items():
         print(f"  {label:<50} {r[name]:>9.1f} {1e3 * c[name]:>12.1f}")
     ratio, target = res["e2e_ratio_arcface_vs_dlib_port"], res["target_ratio"]
-    print(f"  ratio ArcFace / dlib port: float32 {ratio:.2f}x, bf16 {res['e2e_ratio_arcface_bf16_vs_dlib_port']:.2f}x "
+    w1 = r["arcface_w1"] / r["dlib_port"]
+    print(f"  ratio ArcFace / dlib port: float32 {ratio:.2f}x (1 network thread {w1:.2f}x), "
+          f"bf16 {res['e2e_ratio_arcface_bf16_vs_dlib_port']:.2f}x "
           f"end to end (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'}); "
           f"ArcFace / dlib {res['e2e_ratio_arcface_vs_dlib']:.2f}x")  # fmt: skip
     print(f"  stages (ms per face, each alone on one batch of {res['n_stage']}):")
     for name in r:
-        if name not in ("arcface", "arcface_bf16", "arcface_before", "dlib_port", "dlib"):
+        if name not in labels:
             print(f"    {name:<36} {1e3 / r[name]:>8.2f}   x{r[name] / r['net_torch_eager_float32']:.2f}"
                   if name.startswith("net_") else f"    {name:<36} {1e3 / r[name]:>8.2f}")  # fmt: skip
     print("    (x: speed relative to net_torch_eager_float32)")
+    print(f"  generator on batches of 32 vs 128: {100 * res['generator_b128_pixels_changed']:.4f}% of uint8 pixels "
+          f"change; ArcFace default vs before end to end: {r['arcface'] / r['arcface_before']:.2f}x")  # fmt: skip
     print(f"  generator bf16: {100 * res['generator_bf16_pixels_changed']:.1f}% of uint8 pixels change (up to "
           f"{res['generator_bf16_max_grey_levels']:.0f} grey levels): another black box, not adopted")  # fmt: skip
     ref = fid["_reference"]
@@ -310,6 +345,10 @@ def _print_table(res: dict):
               f"{v['max_dmccs_in_se']:>6.2f} {'same' if v['same_iw'] else 'moved':>5}  "
               f"{'yes' if v['negligible'] else 'NO'}")  # fmt: skip
     print(f"    (negligible: no count at r changes and max |dMCCS| <= {NEGLIGIBLE_SE} per-anchor sampling SE)")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import faces_ceiling as fc
+
+    fc.print_ceiling(res["flops_per_face"], res["gemm_gflops"], res["ceiling"], res["stage_ms"], res["target_ratio"])
 
 
 if __name__ == "__main__":
