@@ -1,0 +1,64 @@
+"""The bench's ceiling probe (bench/engine_ceiling.py): its floor kernels compute what they claim, against numpy."""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import engine_ceiling as ec  # noqa: E402  (bench/ is a folder of scripts, not a package)
+
+
+@pytest.fixture(scope="module")
+def tile():
+    rng = np.random.default_rng(0)
+    return np.ascontiguousarray(rng.uniform(-1, 1, (70, 4096)).astype(np.float32))
+
+
+def test_floor_compare_counts_pairs_at_or_above_the_threshold(tile):
+    t = np.float32(0.25)
+    tile = tile.copy()
+    tile[3, :10] = t  # ties count
+    assert ec.floor_compare(tile, t) == int((tile >= t).sum())
+
+
+def test_floor_histogram_bins_every_pair_through_the_table(tile):
+    from bbcollapse import PAPER_GRID
+    from bbcollapse.neighbors.plan import Plan
+    from bbcollapse.neighbors.tables import LUT_BUCKETS, build_bin_lut
+
+    plan = Plan(radii=np.array([0.25]), grid=np.asarray(PAPER_GRID), theta=None, k=0, dim=128)
+    lut = np.maximum(build_bin_lut(plan.t_asc, plan.band, None, LUT_BUCKETS), 0).astype(np.int32)
+    nbins = len(plan.t_asc) + 1
+    assert ec.floor_histogram(tile, lut, nbins, LUT_BUCKETS) == tile.size  # every pair lands in exactly one bin
+
+
+def test_floor_ssum_is_the_kernel_summed_over_the_tile(tile):
+    from bbcollapse.neighbors.tables import build_s_table
+
+    theta = 0.3
+    s_tab, inv_h = build_s_table(theta)
+    ex = tile[:8].astype(np.float64)
+    d = np.arccos(np.clip(ex, -1, 1)) / np.pi
+    want = np.expm1(np.maximum(0.0, theta - d)).sum()
+    assert ec.floor_ssum(ex, s_tab, inv_h) == pytest.approx(want, rel=1e-12)
+
+
+def test_verdict_and_report_follow_the_figures():
+    assert ec.verdict(1.55, 1.6).startswith("reachable")
+    assert ec.verdict(3.9, 2.5).startswith("out of reach")
+    part = dict(
+        gemm32=2.0, gemm64=4.0, gemm_bf16=0.4, reduce=2.0, fast_binning=1.2, topk=0.2, near_threshold=0.2,
+        ssum_region=0.4, float64_per_pair=0.004, floor_compare=0.3, floor_histogram=1.0, dense=False,
+    )  # fmt: skip
+    c = dict(
+        tile=[2048, 4096], planted=part, clustered=dict(part, dense=True, floor_ssum=2.0), all_stats_now=2.0,
+        all_stats_ceiling=1.5, all_stats_read_once=1.15, clustered_now=3.0, clustered_ceiling=3.6,
+        clustered_read_once=2.15, load_average=[1.0, 1.0, 1.0],
+    )  # fmt: skip
+    out = ec.format_ceiling(c)
+    assert "target 1.6x reachable in principle (ceiling 1.50x <= 1.6x)" in out
+    assert "target 2.5x out of reach on this machine (ceiling 3.60x > 2.5x)" in out
+    assert not math.isnan(c["clustered_ceiling"])
