@@ -164,11 +164,12 @@ def _calibrated_dir(spec: str) -> str | None:
     return text[len(CALIBRATED) :] if text.lower().startswith(CALIBRATED) else None
 
 
-def resolve_sampler(spec: str, *, latent_dim: int | None = None, **options):
+def resolve_sampler(spec: str, *, latent_dim: int | None = None, progress: bool | None = None, **options):
     """The sampler named by a SPEC (see the module docstring).
 
     ``options`` (``timeout``, ``http_format``, ``batch_size``, ``max_bytes``) apply to cmd: and
-    http:// SPECs.
+    http:// SPECs; ``progress`` to a calibrated:DIR sampler's own bar while it draws (the commands pass
+    False: their own bar covers the draws).
     """
     from .blackbox import adapters
 
@@ -180,6 +181,7 @@ def resolve_sampler(spec: str, *, latent_dim: int | None = None, **options):
             directory,
             resolve_sampler=resolve_sampler,
             resolve_descriptor=resolve_descriptor,
+            progress=progress,
             **options,
         )
     kind, rest, opts, builtin = _resolve(spec, "sampler", options)
@@ -468,7 +470,7 @@ def _prepare(args):
     opts = dict(
         timeout=args.timeout, http_format=args.http_format, batch_size=args.batch_size, max_bytes=args.max_bytes
     )
-    sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, **opts)
+    sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, progress=False, **opts)
     descriptor = resolve_descriptor(args.descriptor or default_descriptor(args.sampler), **opts)
     kind, rest = parse_spec(args.sampler)
     if args.model_version is not None:
@@ -553,6 +555,9 @@ def main(argv=None) -> int:
         return _diagnose(args)
     except (KeyboardInterrupt, Interrupted) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        if args.command == "serve":  # Ctrl-C or SIGTERM is how a server is meant to stop: not an error
+            print(f"bbcollapse serve: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+            return 0
         resume = "; finished shards are kept: rerun the same command to resume" if getattr(args, "store", None) else ""
         status = _fail(f"interrupted by {signal.Signals(signum).name}{resume}", 128 + int(signum))
         if argv is None and main_thread:  # the console script: every cleanup above ran in `finally` blocks

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import json
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -37,6 +38,7 @@ from .diagnosis import ANCHOR_STREAM, SAMPLE_STREAM, DiagnoseConfig, Report, dia
 from .diagnosis.html import image_batch
 from .diagnosis.jsonfile import write_json
 from .distance import distance_from_cos, unit
+from .provenance import theta_r_provenance
 from .store import EmbeddingStore, StoreConfigError
 
 __all__ = [
@@ -45,15 +47,14 @@ __all__ = [
     "add_choose_theta_parser",
     "add_parsers",
     "add_serve_parser",
+    "advertised_theta_r",
     "choose_theta",
-    "git_commit",
     "image_views",
     "report_images",
     "run",
     "run_calibrate",
     "run_choose_theta",
     "run_serve",
-    "theta_r_provenance",
 ]
 
 #: random anchors whose curves the before/after reports keep (40: enough for a pointwise band at 0.05)
@@ -335,7 +336,7 @@ def comparison_text(c: dict) -> str:
 
 # -- serve ------------------------------------------------------------------------------------
 def add_serve_parser(sub) -> argparse.ArgumentParser:
-    p = command_parser(sub, "serve", descriptor=False)
+    p = command_parser(sub, "serve")  # --descriptor: whose theta and r GET / advertises
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
     p.add_argument(
@@ -346,6 +347,31 @@ def add_serve_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--max-request-mb", type=float, default=64.0, help="largest request body in MiB (default 64)")
     return p
+
+
+def advertised_theta_r(spec: str, sampler, descriptor) -> dict | None:
+    """The theta and r ``serve`` advertises in ``GET /`` (``{"theta", "r", "source", "descriptor"}``), or None.
+
+    A calibrated:DIR model advertises those of its original diagnosis (``DIR/before/report.json``), so
+    that a client diagnosing the served model compares with it; any other sampler its subject's own
+    for ``descriptor`` (:func:`bbcollapse.diagnosis.defaults.subject_theta_r`).
+    """
+    from .blackbox import identity_of
+    from .diagnosis.defaults import subject_theta_r
+
+    if descriptor is None:
+        return None
+    if spec.strip().lower().startswith(CALIBRATED):
+        path = Path(spec.strip()[len(CALIBRATED) :]) / "before" / "report.json"
+        try:
+            before = json.loads(path.read_text())
+            found = {k: float(before["config"][k]) for k in ("theta", "r")}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        source = "the calibrated model's original diagnosis (before/report.json)"
+        return {**found, "source": source, "descriptor": before.get("descriptor", identity_of(descriptor))}
+    found = subject_theta_r(sampler, descriptor)
+    return None if found is None else {**found, "descriptor": identity_of(descriptor)}
 
 
 def run_serve(args, sampler, descriptor=None) -> int:
@@ -365,6 +391,7 @@ def run_serve(args, sampler, descriptor=None) -> int:
             mode=args.mode,
             max_request_bytes=int(args.max_request_mb * 2**20),
             ready=ready,
+            theta_r=advertised_theta_r(args.sampler, sampler, descriptor),
         )
     except OSError as exc:
         return error(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", 1)
@@ -489,44 +516,6 @@ def add_choose_theta_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def git_commit(path=None) -> str | None:
-    """The commit of the checkout holding ``path`` (this package by default), "+dirty" when it has changes; or None."""
-    import subprocess
-
-    def git(*argv):
-        cwd = Path(path or __file__).resolve().parent
-        return subprocess.run(["git", *argv], cwd=cwd, capture_output=True, text=True, timeout=10)
-
-    try:
-        head, status = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "") if head.returncode == 0 else None
-
-
-def theta_r_provenance(args, seconds: float) -> dict:
-    """Where a choose-theta result came from: the command that reproduces it, sizes, seed, commit, date, load."""
-    import datetime
-    import os
-
-    from . import __version__
-
-    dspec = getattr(args, "descriptor_spec", None) or args.descriptor
-    views = f"--views {args.views}" if args.views else f"--n-views {args.n_views}"
-    command = f"bbcollapse choose-theta --sampler {args.sampler} --descriptor {dspec} {views} --n {args.n} "
-    command += f"--seed {args.seed} --q-same {args.q_same:g} --q-diff {args.q_diff:g}"
-    return {
-        "command": command,
-        **{k: getattr(args, k) for k in ("n", "views", "seed", "q_same", "q_diff")},
-        "n_views": None if args.views else args.n_views,  # the user's views callable decides its own count
-        "commit": git_commit(),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "bbcollapse": __version__,
-        "seconds": round(seconds, 1),
-        "load_average": [round(v, 2) for v in os.getloadavg()],
-    }
-
-
 def run_choose_theta(args, sampler, descriptor) -> int:
     """``bbcollapse choose-theta``: print theta and r (and write them, with their provenance, as JSON with --out)."""
     import time
@@ -580,7 +569,7 @@ def run(args, *, resolve_sampler, resolve_descriptor, default_descriptor) -> int
     """
     try:
         opts = dict(timeout=args.timeout, http_format=args.http_format)
-        sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, **opts)
+        sampler = resolve_sampler(args.sampler, latent_dim=args.latent_dim, progress=False, **opts)
         descriptor = None
         if hasattr(args, "descriptor"):
             spec = args.descriptor

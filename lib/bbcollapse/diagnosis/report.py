@@ -50,6 +50,11 @@ def jsonable(value):
     return str(value)
 
 
+def p_text(p: float) -> str:
+    """``"= 0.0123"``, or ``"< 1e-15"`` where the normal tail is below double precision's resolution of 1 - p."""
+    return "< 1e-15" if p < 1e-15 else f"= {p:.3g}"
+
+
 @dataclass(repr=False)
 class Report:
     """The result of :func:`~bbcollapse.diagnose` or :func:`~bbcollapse.diagnose_embeddings`.
@@ -207,12 +212,12 @@ class Report:
             ci = d.get("excess_ci")
             excess = f"{d['excess']:+.4f}" + ("" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}]")
             lines.append(
-                f"decision    I_w {verdict} at {100 * d['alpha']:g}%: p = {d['p_value']:.3g}, "
+                f"decision    I_w {verdict} at {100 * d['alpha']:g}%: p {p_text(d['p_value'])}, "
                 f"excess MCCS {excess} on T (rank {d['rank']} of {d['n_anchors']} anchors)"
             )
             ct = d.get("curve_test")
             if ct:
-                lines.append(f"{'':12}curve envelope test vs {ct['n_ref']} random anchors: p = {ct['p_value']:.3g}")
+                lines.append(f"{'':12}curve envelope test vs {ct['n_ref']} random anchors: p {p_text(ct['p_value'])}")
         if p is not None:
             h, lvl = p["precision"], 100 * p["level"]
             ns, na = p.get("n_samples_needed"), p.get("n_anchors_needed")
