@@ -35,11 +35,13 @@ def test_p_value_matches_a_brute_force_of_the_test():
     median = np.median(np.delete(scored, w))
     s = contrib[w]
     m, sd = s.mean(), s.std(ddof=1)
-    se = math.log(10) / (m * math.log(m) ** 2) * sd / math.sqrt(s.size)  # d MCCS / dm, code form
-    p = stats.norm.sf((scored[w] - median) / se)
+    se = math.log(10) / (m * math.log(m) ** 2) * sd / math.sqrt(s.size)  # of MCCS: d MCCS / dm, code form
+    m_median = np.median(np.delete(contrib.mean(axis=1), w))  # the test runs on the mean-similarity scale
+    z = (m - m_median) / (sd / math.sqrt(s.size))
+    p = stats.norm.sf(z)
     d = rep.decision
     np.testing.assert_allclose([d["median_mccs"], d["se"]], [median, se], rtol=1e-5)
-    assert d["p_value"] == pytest.approx(p, rel=1e-4, abs=1e-300)
+    assert d["z"] == pytest.approx(z, rel=1e-6) and d["p_value"] == pytest.approx(p, rel=1e-4, abs=1e-300)
     assert d["rank"] == 1 + int(np.sum(np.delete(scored, w) >= scored[w] - 1e-12))
     assert d["reject"] and d["excess_ci"][0] > 0  # the planted mode: 5% of the mass
     # the plan's |T| is the delta method on I_w's dense contributions

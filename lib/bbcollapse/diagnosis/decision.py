@@ -6,16 +6,18 @@ trap).  Its MCCS on the fresh sample T is not biased by that choice, and T also 
 anchor.  The test:
 
     H0: MCCS(I_w) is no larger than the median anchor's MCCS (I_w is a typical anchor);
-    z = (MCCS_T(I_w) - median_j MCCS_T(j)) / se_T(I_w),   p = 1 - Phi(z),
+    z = (m_T(I_w) - median_j m_T(j)) / (sd_T(s_w) / sqrt(|T|)),   p = 1 - Phi(z),
 
-with se_T(I_w) the delta-method standard error of MCCS(I_w) from its similarity contributions on T
-(:func:`bbcollapse.stats.mccs_standard_error`).  Because T is independent of the choice of I_w,
-MCCS_T(I_w) is an unbiased, asymptotically normal estimate of I_w's MCCS, and the median over |A|
-anchors varies far less than one anchor's estimate (by a factor about sqrt(pi / (2 |A|))), so the
-test keeps its level for large |T|; ``tests/test_decision.py`` measures the level on spheres
-without collapse (every anchor equally dense) and the power on planted collapse.  What a small p
-says: the excess density of I_w is not a selection artefact, it repeats on fresh samples.  How
-large it is: ``excess`` (MCCS_T(I_w) minus the median anchor's) and its interval.
+on the scale of the mean similarity m (Eq. 6), of which MCCS (Eq. 7) is an increasing function, so
+that the two nulls are the same and the statistic is a plain sample mean over T (no delta method,
+no skew from the transform); sd_T(s_w) is the standard deviation of I_w's per-sample similarity
+contributions on T.  Because T is independent of the choice of I_w, m_T(I_w) is an unbiased,
+asymptotically normal estimate of I_w's mean similarity, and the median over |A| anchors varies far
+less than one anchor's estimate (by a factor about sqrt(pi / (2 |A|))), so the test keeps its level
+for large |T|; ``tests/test_decision.py`` measures the level on spheres without collapse (every
+anchor equally dense) and the power on planted collapse.  What a small p says: the excess density
+of I_w is not a selection artefact, it repeats on fresh samples.  How large it is: ``excess``
+(MCCS_T(I_w) minus the median anchor's MCCS_T) and its delta-method interval.
 
 The rank of MCCS_T(I_w) among all anchors is reported beside it, as a description: it cannot
 separate a mode holding a fraction w of the anchors from its own members (its p-value would be at
@@ -51,11 +53,12 @@ __all__ = ["worst_decision", "sample_plan"]
 
 #: the null hypothesis and the statistic, as the report states them
 NULL = "MCCS(I_w) is no larger than the median anchor's (I_w, chosen on S, is a typical anchor)"
-STATISTIC = "z = (MCCS_T(I_w) - median anchor's MCCS_T) / se_T(I_w), one-sided normal; T independent of the choice"
+STATISTIC = "z = (m_T(I_w) - median anchor's m_T) / se of I_w's mean similarity on T; one-sided normal"
 
 
 def worst_decision(
     scored_mccs,
+    scored_mean,
     worst: int,
     contribution,
     *,
@@ -70,6 +73,7 @@ def worst_decision(
     Parameters
     ----------
     scored_mccs : (m,) MCCS of every anchor on T
+    scored_mean : (m,) mean similarity of every anchor on T (the argument of MCCS)
     worst : index of I_w (chosen on S)
     contribution : I_w's :class:`~bbcollapse.stats.Contributions` on T
     alpha : level of the decision; form : the MCCS form of the run
@@ -85,9 +89,10 @@ def worst_decision(
     median = float(np.median(others)) if others.size else float("nan")
     n, mean_s, sd_s = pilot_moments(contribution)
     if 0 < mean_s < 1 and sd_s > 0 and others.size:
-        se = mccs_standard_error(mean_s, sd_s, n, form=form)
-        z = (x - median) / se
+        m_median = float(np.median(np.delete(np.asarray(scored_mean, dtype=np.float64), worst)))
+        z = (mean_s - m_median) / (sd_s / np.sqrt(n))
         p = float(stats.norm.sf(z))
+        se = mccs_standard_error(mean_s, sd_s, n, form=form)  # of MCCS(I_w): the excess's interval
         lohi = [x - median - stats.norm.ppf(0.975) * se, x - median + stats.norm.ppf(0.975) * se]
     else:  # no sample of T within theta of I_w (MCCS 0), or all of them at one similarity: nothing to test
         se = z = None

@@ -308,6 +308,7 @@ def summarize(
     if score is not None:  # split: I_w chosen on S, every anchor scored on T
         decision = worst_decision(
             scored_mccs,
+            scored.mean_similarity,
             modes.worst,
             contributions[0],
             alpha=config.alpha,
