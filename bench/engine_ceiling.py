@@ -139,6 +139,7 @@ def _case(gen, rows, warm_chunks, theta, radius, k, reps):
     red = NumbaReducer(plan, anchors, tile_rows=ROWS, tile_cols=COLS)
     red.add(samples[: COLS * warm_chunks], 0)  # top-k filled, dense/sparse decided, kernels compiled
     cx, c32, c64 = red.prepare(samples[COLS * warm_chunks :])
+    c64 = c64 if c64 is not None else torch.from_numpy(cx.astype(np.float64))
     a32, a64 = torch.from_numpy(np.ascontiguousarray(anchors)), torch.from_numpy(red.a64)
     out32 = torch.empty(rows, COLS)
     out64 = torch.empty(rows, COLS, dtype=torch.float64)

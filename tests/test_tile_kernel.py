@@ -251,6 +251,32 @@ def test_float64_tile_path_counts_ties_on_every_threshold():
     np.testing.assert_array_equal(st.curve[0], [(dots >= np.cos(np.pi * g)).sum() for g in grid])
 
 
+@pytest.mark.parametrize("clustered", [True, False])  # most pairs inside theta (dense tiles) / few (rechecks)
+def test_float32_samples_give_the_statistics_of_their_float64_copy_bit_for_bit(clustered):
+    """float32 samples are rechecked from float32 (exact products in float64): every statistic, the s-sum
+    included, equals that of their float64 copy exactly, and the float64 brute force."""
+    rng = np.random.default_rng(8)
+    dim = 48
+    draw = (lambda n: cone_rows(rng, n, dim, 0.5)) if clustered else (lambda n: unit_rows(rng, n, dim))
+    anchors = draw(30)
+    s32 = draw(700).astype(np.float32)
+    near = anchors[np.arange(40) % 5] + 0.3 * rng.standard_normal((40, dim)) / math.sqrt(dim)
+    s32[:40] = near / np.linalg.norm(near, axis=1, keepdims=True)  # inside theta of anchors 0-4: s-sum rechecks
+    radii, grid, theta, k = [0.1, 0.2], PAPER_GRID, 0.3, 2
+    plan = Plan(radii=np.asarray(radii), grid=np.asarray(grid), theta=theta, k=k, dim=dim)
+    out = []
+    for samples in (s32, s32.astype(np.float64)):
+        red = NumbaReducer(plan, anchors, tile_rows=8, tile_cols=64)
+        for s0 in range(0, samples.shape[0], 128):
+            red.add(samples[s0 : s0 + 128], s0)
+        out.append((red.result(samples.shape[0]), red.tiles_dense, red.tiles))
+    (a, dense_a, tiles), (b, dense_b, _) = out
+    assert dense_a == dense_b and (dense_a > tiles // 2 if clustered else dense_a < tiles // 2), (dense_a, tiles)
+    for name in ("counts", "curve", "ssum", "topk_dist", "topk_index"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert_matches(a, brute_force(anchors, s32, radii, grid, theta, k), radii, grid, theta)
+
+
 def test_float64_band_covers_a_reordered_float64_sum():
     """band64 bounds the difference of a float64 GEMM (any order) and the kernel's float64 dot product."""
     from bbcollapse.neighbors.numba_reducer import dot64

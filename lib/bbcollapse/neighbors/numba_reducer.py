@@ -490,6 +490,7 @@ class NumbaReducer:
         self.top_i = np.full((self.m, plan.k), -1, dtype=np.int64)
         self._buf = torch.empty(self.rows * self.cols, dtype=torch.float32)
         self._buf64 = None  # float64 tile buffer, allocated when a tile is dense
+        self._c64 = (None, None, None)  # (float32 chunk, column start, float64 copy of that slice)
         self._dense = {}  # anchor block start -> the previous tile of that block was dense
         tab = build_s_table(plan.theta) if plan.theta is not None else None
         if tab is None:
@@ -514,12 +515,13 @@ class NumbaReducer:
         return thr
 
     def prepare(self, chunk: np.ndarray):
-        """A chunk as (float64 numpy, float32 torch, float64 torch) views, one copy each."""
+        """(values for the float64 rechecks, float32 torch, float64 torch or None): float32 samples stay float32
+        (their float64 dot products are bit for bit those of a float64 copy); dense tiles copy their slice."""
         torch = self.torch
-        # float64 copy for the rechecks: one kernel specialisation, and the copy costs
-        # O(n D) against the O(m n D) tile work.
-        cx = np.ascontiguousarray(chunk, dtype=np.float64)
         c32 = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))
+        if chunk.dtype == np.float32:
+            return c32.numpy(), c32, None
+        cx = np.ascontiguousarray(chunk, dtype=np.float64)
         return cx, c32, torch.from_numpy(cx)
 
     def add(self, chunk: np.ndarray, offset: int):
@@ -550,12 +552,14 @@ class NumbaReducer:
         elif not dense:
             torch.mm(self.a32[b0:b1], c32[s0:s1].T, out=out)
         if dense:
-            # One float64 GEMM; the float32 tile is its rounding (within the
-            # error band of a float32 GEMM, so the band logic stays valid).
+            # One float64 GEMM, binned directly with band64 (no float32 copy of it).
             if self._buf64 is None:
                 self._buf64 = torch.empty(self.rows * self.cols, dtype=torch.float64)
             ex64 = self._buf64[: (b1 - b0) * (s1 - s0)].view(b1 - b0, s1 - s0)
-            torch.mm(torch.from_numpy(self.a64[b0:b1]), c64[s0:s1].T, out=ex64)
+            if c64 is None and not (self._c64[0] is cx and self._c64[1] == s0):  # once per float32 slice
+                self._c64 = (cx, s0, torch.from_numpy(cx[s0:s1].astype(np.float64)))
+            c = c64[s0:s1] if c64 is not None else self._c64[2]
+            torch.mm(torch.from_numpy(self.a64[b0:b1]), c.T, out=ex64)
             ex, use_ex = ex64.numpy(), True
             self.tiles_dense += 1
         self.tiles += 1
