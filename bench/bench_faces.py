@@ -154,6 +154,20 @@ def _network_variants(x_example, crops_calib):
     return variants
 
 
+def _gemms() -> dict:
+    """dtype -> a torch.mm of two GEMM_N x GEMM_N matrices (faces_ceiling.GEMM_N) in that dtype."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from faces_ceiling import GEMM_N
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(GEMM_N, GEMM_N, generator=g), torch.randn(GEMM_N, GEMM_N, generator=g)
+    pairs = {"float32": (a, b), "bf16": (a.to(torch.bfloat16), b.to(torch.bfloat16))}
+    out = {name: (lambda x=x, y=y: torch.mm(x, y)) for name, (x, y) in pairs.items()}
+    for mm in out.values():
+        mm()  # packs and allocates
+    return out
+
+
 def _batched(fn, x, batch: int = 8):
     """fn over batches of 8, as the ArcFace descriptor batches on CPU (one call on 2,000 faces needs ~20 GB)."""
     return np.concatenate([fn(x[s : s + batch]) for s in range(0, len(x), batch)])
@@ -206,13 +220,15 @@ def _measure(cfg) -> dict:
             "dlib_alignment_hog": (m, lambda: port.align(imgs)),
             "dlib_port_network": (m, lambda: port.embed_chips(chips)),
             "dlib_network": (max(8, m // 4), lambda: ref.embed_chips(chips[: max(8, m // 4)])),
+            # the GEMM roofline under the same load as the stages, for the ceiling (n: multiplications)
+            **{f"gemm_{dt}": (2, lambda mm=mm: (mm(), mm())) for dt, mm in _gemms().items()},
         }
         stages = _median(stage_runs, cfg["reps"])
         fidelity = _fidelity(gan, nets, cfg["anchors"], cfg["samples"], frame_to_network_input)
     with torch.inference_mode():
         g32 = gan.net(z).float().numpy()
         g16 = gen_bf16(z.to(torch.bfloat16)).float().numpy()
-    ceil = _ceiling(gan, port, stages)
+    ceil = _ceiling(gan, port, stages, e2e)
     u8 = lambda a: np.round((np.clip(a, -1, 1) + 1) * 127.5)  # noqa: E731 - the generator's own rounding
     rate = {name: v["n"] / v["wall_s"] for name, v in {**e2e, **stages}.items()}
     cpu = {name: v["cpu_s"] / v["n"] for name, v in {**e2e, **stages}.items()}
@@ -236,7 +252,7 @@ def _measure(cfg) -> dict:
     }
 
 
-def _ceiling(gan, port, stages) -> dict:
+def _ceiling(gan, port, stages, e2e) -> dict:
     """FLOPs, GEMM roofline and the target's ceiling (see faces_ceiling.py) from this run's stage times."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import faces_ceiling as fc
@@ -249,9 +265,16 @@ def _ceiling(gan, port, stages) -> dict:
         "arcface_net": ms["net_torch_frozen_float32"],
         "dlib_alignment": ms["dlib_alignment_hog"],
         "dlib_port_net": ms["dlib_port_network"],
+        # wall ms per face end to end, for the wall-clock ceiling
+        "e2e_dlib_port_wall": 1e3 * e2e["dlib_port"]["wall_s"] / e2e["dlib_port"]["n"],
+        "e2e_arcface_wall": 1e3 * e2e["arcface"]["wall_s"] / e2e["arcface"]["n"],
+        "arcface_workers": 2,
     }
     flops = fc.flops_per_face(gan, ArcFaceDescriptor(device="cpu", jit=False), port)
     roof = fc.gemm_roofline()
+    roof["interleaved"] = {
+        dt: 2.0 * fc.GEMM_N**3 / (stages[f"gemm_{dt}"]["wall_s"] / 2) / 1e9 for dt in ("float32", "bf16")
+    }
     return {"flops_per_face": flops, "gemm_gflops": roof, "stage_ms": stage_ms,
             "ceiling": fc.ceiling(stage_ms, flops, roof, 3.0)}  # fmt: skip
 
@@ -323,7 +346,7 @@ def _print_table(res: dict):
           f"ArcFace / dlib {res['e2e_ratio_arcface_vs_dlib']:.2f}x")  # fmt: skip
     print(f"  stages (ms per face, each alone on one batch of {res['n_stage']}):")
     for name in r:
-        if name not in labels:
+        if name not in labels and not name.startswith("gemm_"):
             print(f"    {name:<36} {1e3 / r[name]:>8.2f}   x{r[name] / r['net_torch_eager_float32']:.2f}"
                   if name.startswith("net_") else f"    {name:<36} {1e3 / r[name]:>8.2f}")  # fmt: skip
     print("    (x: speed relative to net_torch_eager_float32)")

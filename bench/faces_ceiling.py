@@ -6,10 +6,11 @@ the same generator, so the ratio is
     (gen + dlib alignment + dlib-port network) / (gen + resize + ArcFace network)      (CPU ms per face)
 
 and it grows as the generator and the ArcFace network get faster.  Its ceiling puts both at the
-float32 peak of one core (FLOPs per face over the larger of the clock's 2 FMA x 16 lanes x 2 FLOP
-and the best ``torch.mm`` rate of 2048 x 2048 matrices measured here, on 1 thread, or per thread on
-2) and keeps the dlib side as measured.  No float32 kernel of these networks beats that rate: their
-FLOPs are convolutions (1x1 and dense ones, i.e. GEMMs, and depthwise ones, slower than GEMMs).
+float32 peak of one core (FLOPs per face over the rate of ``torch.mm`` of 2048 x 2048 matrices on
+one thread, timed in the same interleaved repetitions as the stages, so that other programs' load
+slows both alike; the clock's 2 FMA x 16 lanes x 2 FLOP is printed beside it) and keeps the dlib
+side as measured.  No float32 kernel of these networks beats that rate: their FLOPs are
+convolutions (1x1 and dense ones, i.e. GEMMs, and depthwise ones, slower than GEMMs).
 The section also gives the ratio with both networks at the best rate any of the three networks
 reaches here (a practical ceiling), and the ArcFace network's speed the target needs.
 """
@@ -108,8 +109,7 @@ def gemm_roofline(reps: int = 3, seconds: float = 0.5) -> dict:
 def float32_fma_peak() -> float:
     """GFLOP/s one core's AVX-512 units can give in float32: 2 FMA ports x 16 lanes x 2 FLOP x the clock.
 
-    0 where the CPU has no AVX-512 or its clock is unknown.  The ceiling takes the larger of this and
-    the measured GEMM rate, so that load from other programs cannot lower it.
+    0 where the CPU has no AVX-512 or its clock is unknown (printed for reference).
     """
     try:
         with open("/proc/cpuinfo") as f:
@@ -121,10 +121,16 @@ def float32_fma_peak() -> float:
 
 
 def per_core_peak(roofline: dict, dtype: str) -> float:
-    """GFLOP/s one core can reach: the best of 1 thread, half of 2 threads or 2 workers, and (float32) the clock's."""
+    """GFLOP/s of one core for the ceiling.
+
+    ``roofline["interleaved"][dtype]`` where given: torch.mm on one thread timed in the same
+    interleaved repetitions as the stages, so that the ceiling and the stage times see the same
+    load (other programs slow both alike); else the best of 1 thread and half of 2 threads or 2 workers.
+    """
+    if "interleaved" in roofline:
+        return roofline["interleaved"][dtype]
     r = roofline[dtype]
-    best = max(r["1 thread"], r["2 threads"] / 2, r["2 workers x 1 thread"] / 2)
-    return max(best, roofline.get("float32_fma_peak", 0.0)) if dtype == "float32" else best
+    return max(r["1 thread"], r["2 threads"] / 2, r["2 workers x 1 thread"] / 2)
 
 
 def ceiling(stage_ms: dict, flops: dict, roofline: dict, target: float = 3.0) -> dict:
@@ -157,6 +163,13 @@ def ceiling(stage_ms: dict, flops: dict, roofline: dict, target: float = 3.0) ->
     out["best_measured_gflops"] = best
     out["ratio_at_best_measured"] = ratio(flops["generator"] / best / 1e6, flops["arcface_net"] / best / 1e6)
     out["measured_ratio"] = ratio(stage_ms["generator"], stage_ms["arcface_net"])
+    if "e2e_dlib_port_wall" in stage_ms:
+        # wall clock as the bench runs them: the generator on one thread before the descriptor, the ArcFace
+        # network on ``arcface_workers`` threads (at best that many times faster), the dlib port as measured
+        g_min, w = out["float32"]["min_ms"]["generator"], stage_ms["arcface_workers"]
+        port = stage_ms["e2e_dlib_port_wall"] - stage_ms["generator"] + g_min
+        out["wall"] = {"measured": stage_ms["e2e_dlib_port_wall"] / stage_ms["e2e_arcface_wall"],
+                       "ceiling": port / (g_min + (resize + out["float32"]["min_ms"]["arcface_net"]) / w)}  # fmt: skip
     for key, g in (
         ("needed_now", stage_ms["generator"]),
         ("needed_gen_at_peak", out["float32"]["min_ms"]["generator"]),
@@ -174,7 +187,8 @@ def print_ceiling(flops: dict, roofline: dict, ceil: dict, stage_ms: dict, targe
     print(f"    GEMM roofline, torch.mm {GEMM_N}^2, GFLOP/s (best of interleaved runs): "
           + "; ".join(f"{k} float32 {r32[k]:.0f} bf16 {r16[k]:.0f}" for k in r32))  # fmt: skip
     p32, p16, clock = ceil["float32"]["peak_gflops"], ceil["bf16"]["peak_gflops"], roofline["float32_fma_peak"]
-    print(f"    per-core peak used: float32 {p32:.0f} GFLOP/s (the clock's 2 FMA x 16 lanes x 2 FLOP: {clock:.0f}), "
+    print(f"    per-core peak used (torch.mm on 1 thread, interleaved with the stages): float32 {p32:.0f} GFLOP/s "
+          f"(the clock's 2 FMA x 16 lanes x 2 FLOP: {clock:.0f}), "
           f"bf16 {p16:.0f}; two 1-thread workers reach {r32['2 workers x 1 thread'] / r32['1 thread']:.2f}x one "
           f"(2.00x for two free cores; less under the other programs' load)")  # fmt: skip
     print(f"    {'stage':<16} {'MFLOP/face':>10} {'ms/face now':>12} {'GFLOP/s now':>12} {'% peak':>7} "
@@ -187,13 +201,20 @@ def print_ceiling(flops: dict, roofline: dict, ceil: dict, stage_ms: dict, targe
         print(f"    {key:<16} {'-':>10} {stage_ms[key]:>12.2f}   (not GEMM: kept as measured)")
     kinds = ", ".join(f"{k} {v / 1e6:.0f}" for k, v in flops["arcface_by_kind"].items())
     print(f"    (ArcFace MFLOP by convolution kind: {kinds})")
-    print("    ratio (gen + align + dlib net) / (gen + resize + ArcFace net), CPU ms per face, dlib side as measured:")
+    print("    ratio (gen + align + dlib net) / (gen + resize + ArcFace net), CPU ms per face (both pipelines using")
+    print("    the cores equally well), dlib side as measured:")
     print(f"      measured stages                                          {ceil['measured_ratio']:.2f}x")
     print(f"      generator and ArcFace net at the best rate measured here "
           f"({ceil['best_measured_gflops']:.0f} GFLOP/s)  {ceil['ratio_at_best_measured']:.2f}x")  # fmt: skip
     print(f"      generator and ArcFace net at the float32 peak (ceiling)  {ceil['float32']['ratio']:.2f}x")
     print(f"      at the bf16 peak (not float32: for the record)           {ceil['bf16']['ratio']:.2f}x")
+    if "wall" in ceil:
+        print(f"    end-to-end wall clock (how the bench runs them: generator on 1 thread, ArcFace net on "
+              f"{stage_ms['arcface_workers']} threads, dlib port beside its alignment): measured "
+              f"{ceil['wall']['measured']:.2f}x; ceiling {ceil['wall']['ceiling']:.2f}x with the generator and ArcFace "
+              f"net at the float32 peak on every thread and the dlib port's pipeline as measured (its network on one "
+              f"thread: it uses the two cores less than the ArcFace pipeline does)")  # fmt: skip
     for key, label in (("needed_now", "the generator as measured"), ("needed_gen_at_peak", "the generator at peak")):
         v = ceil[key]
-        print(f"    {target:g}x with {label} ({v['generator_ms']:.2f} ms) needs the ArcFace net at "
+        print(f"    CPU ms: {target:g}x with {label} ({v['generator_ms']:.2f} ms) needs the ArcFace net at "
               f"{v['arcface_ms']:.2f} ms/face = {100 * v['fraction_of_peak']:.0f}% of the float32 peak")  # fmt: skip

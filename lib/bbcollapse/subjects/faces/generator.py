@@ -31,7 +31,7 @@ from .models import model_file
 __all__ = ["FaceDCGAN", "torch_device", "CHECKPOINTS", "truncated_latents"]
 
 #: Latents per forward pass on CPU: 32 keeps the layers' activations near the core's L2 (measured
-#: 1.1-1.2x the old 128 per face, the same images bit for bit; bench/bench_faces.py).
+#: 0.95-1.16x the old 128 per face under load, the same images bit for bit; bench/bench_faces.py).
 CPU_BATCH = 32
 
 #: The face DCGAN checkpoints: the installed wheel's weights and the 1.0.1 wheel's (from ``make setup``).
@@ -110,7 +110,7 @@ class FaceDCGAN:
     ----------
     device : torch device (default: cuda when available, else cpu)
     batch_size : images per forward pass (default: :data:`CPU_BATCH` on CPU, bit-identical to 128
-        and 1.1-1.2x faster there; 128 elsewhere); images do not depend on it
+        and up to 1.16x faster there; 128 elsewhere); images do not depend on it
     checkpoint : "1.1.1" (the installed wheel) or "1.0.1" (fetched by ``make setup``)
     psi : truncation in (0, 1] (1: none)
     truncation : "mean" or "resample" (see :func:`truncated_latents`)
