@@ -12,6 +12,11 @@
   (a hash stored in the executed notebook's metadata); the claims ledger (``99_*``),
   which reads every chapter's results, always re-runs.
 * papermill's injected-parameters cell is tagged ``remove-cell`` so the HTML hides it.
+* ``--jobs 2`` (the default on a machine with 2 or more cores) runs two lanes of chapters at once,
+  each kernel with half the cores (``OMP_NUM_THREADS``): the lab lane (chapter 06 trains the
+  generators, classifier and encoder that 08-11 read from its cache, so they run after it, in order)
+  and the face/synthetic lane (01-05, 07, which share the face embedding stores); the ledger (99)
+  runs when both are done.  The two lanes share no cache entry, so no chapter waits on the other lane.
 * With ``--out`` other than the repository root (used by the tests), the book's
   config and pages are copied there and results go to ``<out>/data/results``, so a
   smoke build never overwrites the committed default-scale results.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 BOOK_FILES = ["_config.yml", "_toc.yml", "references.bib"]
+#: chapters that read the lab's cache (06 fills it): one lane, in this order
+LAB_LANE = ("06", "08", "09", "10", "11")
 
 
 def tree_hash(*paths: Path) -> str:
@@ -111,6 +119,12 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", default=None, help="notebook names (e.g. 01_planted_collapse)")
     ap.add_argument("--no-html", action="store_true", help="execute only, do not build the HTML")
     ap.add_argument("--force", action="store_true", help="re-execute even when cached")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=2 if (os.cpu_count() or 1) >= 2 else 1,
+        help="lanes of chapters run at once (2: the lab lane beside the face/synthetic lane; default 2 on >= 2 cores)",
+    )
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="papermill parameter")
     args = ap.parse_args(argv)
 
@@ -136,17 +150,39 @@ def main(argv=None):
         params[name] = parse_value(value)
     lib_hash = tree_hash(ROOT / "lib" / "bbcollapse", NB_DIR / "_book.py")
     failures = []
-    for src in notebooks(args.only):
-        t0 = time.time()
-        try:
-            # the ledger (99_*) reads every chapter's results: cheap, and never cached
-            force = args.force or src.stem.startswith("99_")
-            status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, force)
-        except Exception as exc:  # keep going; report at the end
-            detail = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
-            status = f"FAILED ({detail}); partial output in book/{src.stem}.tmp.ipynb"
-            failures.append(src.stem)
-        print(f"[book] {src.stem:32s} {status:10s} {time.time() - t0:7.1f} s", flush=True)
+
+    def run_lane(lane):
+        for src in lane:
+            t0 = time.time()
+            try:
+                # the ledger (99_*) reads every chapter's results: cheap, and never cached
+                force = args.force or src.stem.startswith("99_")
+                status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, force)
+            except Exception as exc:  # keep going; report at the end
+                detail = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
+                status = f"FAILED ({detail}); partial output in book/{src.stem}.tmp.ipynb"
+                failures.append(src.stem)
+            print(f"[book] {src.stem:32s} {status:10s} {time.time() - t0:7.1f} s", flush=True)
+
+    start = time.time()
+    chosen = notebooks(args.only)
+    last = [p for p in chosen if p.stem.startswith("99_")]
+    lab = [p for p in chosen if p.stem[:2] in LAB_LANE]
+    rest = [p for p in chosen if p not in lab and p not in last]
+    if args.jobs > 1 and lab and rest:
+        # each kernel gets its share of the cores; more threads than cores makes torch spin, not work
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
+        import threading
+
+        lanes = [threading.Thread(target=run_lane, args=(lane,)) for lane in (lab, rest)]
+        for t in lanes:
+            t.start()
+        for t in lanes:
+            t.join()
+    else:
+        run_lane([p for p in chosen if p not in last])
+    run_lane(last)
+    print(f"[book] notebooks done in {time.time() - start:.1f} s (jobs {args.jobs})", flush=True)
     if failures:
         sys.exit(f"build_book: notebooks failed: {failures}")
     if not args.no_html:
