@@ -6,6 +6,12 @@ test imports from conftest.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 
@@ -13,3 +19,28 @@ def rand_unit(rng: np.random.Generator, n: int, d: int, dtype=np.float32) -> np.
     """``n`` points uniform on the unit sphere in ``d`` dimensions, shape ``(n, d)``, cast to ``dtype``."""
     x = rng.standard_normal((n, d))
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(dtype)
+
+
+def doc_blocks(path) -> list[tuple[str, str]]:
+    """Fenced blocks of a markdown file: (info string, code).
+
+    ```python and ```bash blocks are run by :func:`run_doc_blocks`; ```py, ```sh and ```console are not.
+    """
+    return re.findall(r"^```(\w+)\n(.*?)^```$", Path(path).read_text(), flags=re.S | re.M)
+
+
+def run_doc_blocks(path, **env) -> dict:
+    """Run the python and bash blocks of ``path`` in order, in the current directory; returns the python namespace.
+
+    Python blocks share one namespace; bash blocks run with ``bash -e`` and this interpreter's bin/ first on
+    PATH (plus ``env``), and fail the test with the block and its stderr when they exit non-zero.
+    """
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env)
+    namespace: dict = {}
+    for kind, code in doc_blocks(path):
+        if kind == "python":
+            exec(compile(code, str(path), "exec"), namespace)
+        elif kind == "bash":
+            proc = subprocess.run(["bash", "-e", "-c", code], env=env, capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, f"{code}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    return namespace

@@ -8,8 +8,6 @@ outputs were generated when the error came.
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +21,7 @@ from bbcollapse.commands import choose_theta
 from bbcollapse.diagnosis import ANCHOR_STREAM
 from bbcollapse.store import EmbeddingStore
 from bbcollapse.subjects.synthetic import PlantedSphere
+from helpers import doc_blocks, run_doc_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -210,20 +209,10 @@ def test_the_cli_has_the_loop():
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_loop_doc_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"^```(\w+)\n(.*?)^```$", (ROOT / "docs" / "loop.md").read_text(), flags=re.S | re.M)
-    runnable = [(kind, code) for kind, code in blocks if kind in ("python", "bash")]
+    runnable = [kind for kind, _ in doc_blocks(ROOT / "docs" / "loop.md") if kind in ("python", "bash")]
     assert len(runnable) >= 9
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for kind, code in runnable:
-        if kind == "python":
-            exec(compile(code, "docs/loop.md", "exec"), namespace)
-        else:
-            proc = subprocess.run(["bash", "-e", "-c", code], env=env, capture_output=True, text=True, timeout=600)
-            assert proc.returncode == 0, (
-                f"{code}\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
-            )
+    namespace = run_doc_blocks(ROOT / "docs" / "loop.md")
     # what the text claims, measured
     assert namespace["after"].worst_mccs < namespace["before"].worst_mccs - 0.1
     assert (tmp_path / "loop" / "before" / "report.html").stat().st_size > 10_000

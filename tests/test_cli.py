@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ from bbcollapse.blackbox import identity_descriptor
 from bbcollapse.cli import main, parse_spec, resolve_sampler
 from bbcollapse.diagnosis import diagnose
 from bbcollapse.subjects.synthetic import PlantedSphere
+from helpers import doc_blocks, run_doc_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -225,29 +224,13 @@ def test_console_script_help():
     assert out.returncode == 2 and out.stderr.count("\n") == 1
 
 
-def doc_blocks(path):
-    """Fenced blocks of a markdown file: (info string, code).
-
-    ```python and ```bash blocks are run; ```py and ```console are not.
-    """
-    return re.findall(r"^```(\w+)\n(.*?)^```$", Path(path).read_text(), flags=re.S | re.M)
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_docs_examples_run(tmp_path, monkeypatch):
-    blocks = doc_blocks(ROOT / "docs" / "blackbox.md")
-    runnable = [(kind, code) for kind, code in blocks if kind in ("python", "bash")]
+    runnable = [kind for kind, _ in doc_blocks(ROOT / "docs" / "blackbox.md") if kind in ("python", "bash")]
     assert len(runnable) >= 5
     monkeypatch.chdir(tmp_path)
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    namespace: dict = {}
-    for kind, code in runnable:
-        if kind == "python":
-            exec(compile(code, "docs/blackbox.md", "exec"), namespace)
-        else:
-            proc = subprocess.run(["bash", "-e", "-c", code], env=env, capture_output=True, text=True, timeout=300)
-            assert proc.returncode == 0, f"{code}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    run_doc_blocks(ROOT / "docs" / "blackbox.md")
     for out in ("synthetic", "onnx", "cmd", "py"):
         assert (tmp_path / "results" / out / "report.json").exists(), out
     synthetic = json.loads((tmp_path / "results" / "synthetic" / "report.json").read_text())

@@ -6,35 +6,21 @@ the set-up commands, ```console blocks show output).  The checks below are what 
 """
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import doc_blocks, run_doc_blocks
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def blocks(path):
-    return re.findall(r"^```(\w+)\n(.*?)^```$", Path(path).read_text(), flags=re.S | re.M)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_readme_loop_runs_as_written(tmp_path, monkeypatch, capsys):
-    runnable = [(kind, code) for kind, code in blocks(ROOT / "README.md") if kind in ("python", "bash")]
-    assert [k for k, _ in runnable] == ["python", "python", "bash"]
+    runnable = [kind for kind, _ in doc_blocks(ROOT / "README.md") if kind in ("python", "bash")]
+    assert runnable == ["python", "python", "bash"]
     monkeypatch.chdir(tmp_path)
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
-    namespace: dict = {}
-    for kind, code in runnable:
-        if kind == "python":
-            exec(compile(code, "README.md", "exec"), namespace)
-        else:
-            proc = subprocess.run(["bash", "-e", "-c", code], env=env, capture_output=True, text=True, timeout=600)
-            assert proc.returncode == 0, f"{code}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    namespace = run_doc_blocks(ROOT / "README.md", OMP_NUM_THREADS="1")
     out = capsys.readouterr().out
     # the Python loop: a decision with a p-value, a plan, and a calibrated model with a lower MCCS(I_w)
     report, after = namespace["report"], namespace["after"]
