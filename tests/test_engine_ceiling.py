@@ -55,10 +55,10 @@ def test_verdict_and_report_follow_the_figures():
     )  # fmt: skip
     c = dict(
         tile=[2048, 4096], planted=part, clustered=dict(part, dense=True, floor_ssum=2.0), all_stats_now=2.0,
-        all_stats_ceiling=1.5, all_stats_read_once=1.15, clustered_now=3.0, clustered_ceiling=3.6,
-        clustered_read_once=2.15, load_average=[1.0, 1.0, 1.0],
+        all_stats_ceiling=1.5, all_stats_read_once=1.15, all_stats_exact_ceiling=1.55, clustered_now=3.0,
+        clustered_ceiling=3.6, clustered_read_once=2.15, load_average=[1.0, 1.0, 1.0],
     )  # fmt: skip
     out = ec.format_ceiling(c)
-    assert "target 1.6x reachable in principle (ceiling 1.50x <= 1.6x)" in out
+    assert "target 1.6x reachable in principle (ceiling 1.55x <= 1.6x)" in out
     assert "target 2.5x out of reach on this machine (ceiling 3.60x > 2.5x)" in out
     assert not math.isnan(c["clustered_ceiling"])
