@@ -111,3 +111,15 @@ def test_network_threads_do_not_change_the_result():
         faces.ArcFaceDescriptor(device="cpu", workers=0)
     with pytest.raises(ValueError, match="workers"):
         faces.pipelined(4, 2, lambda s, e: None, lambda x: None, 3, workers=0)
+
+
+def test_the_cpu_batch_sizes_change_no_bit(crops):
+    # the CPU defaults (ArcFace on 8 crops, the DCGAN on 32 latents per call) were chosen for speed only
+    small, large = faces.ArcFaceDescriptor(device="cpu"), faces.ArcFaceDescriptor(device="cpu", batch_size=64)
+    assert small.batch_size == 8 and large.batch_size == 64
+    np.testing.assert_array_equal(small.embed_crops(crops[:70]), large.embed_crops(crops[:70]))
+    gan = faces.FaceDCGAN(device="cpu")
+    assert gan.batch_size == 32
+    np.testing.assert_array_equal(gan(5, 70).x, faces.FaceDCGAN(device="cpu", batch_size=128)(5, 70).x)
+    with pytest.raises(ValueError, match="batch_size"):
+        faces.FaceDCGAN(device="cpu", batch_size=0)
