@@ -13,7 +13,7 @@ default.  Two backends run the same graph, batched: ``"torch"`` (:class:`.onnx_n
 CPU or CUDA; the faster one on CPU, measured in ``bench/bench_faces.py``) and ``"onnxruntime"``
 (CPU, or its CUDA provider where installed); they agree to float rounding (tests).  On CPU the torch
 graph is traced, frozen and optimised for inference (TorchScript: oneDNN convolutions with
-prepacked weights, ``jit=True``), 1.4-1.5x the eager graph and equal to it to float rounding; with
+prepacked weights, ``jit=True``), 1.4-1.65x the eager graph and equal to it to float rounding; with
 one torch thread, ``workers`` threads (one per idle core) run it on successive chunks.
 
 ``precision="bf16"`` (torch only) runs the network in bfloat16, on AMX / AVX512_BF16 where the CPU
@@ -101,7 +101,7 @@ class ArcFaceDescriptor(CentredDescriptor):
     precision : "float32" (the reference, default) or "bf16" (torch backend only: faster on CPUs with
         AMX or AVX512_BF16, with its own identity; see the module docstring for its effect)
     jit : run a frozen TorchScript graph on CPU (default True: float32 results equal to the eager
-        graph to float rounding, 1.4x faster); False runs the graph eagerly
+        graph to float rounding, 1.4-1.65x faster); False runs the graph eagerly
     workers : network threads on successive chunks (default on CPU with torch: the usable cores
         divided by torch's intra-op threads, read at each call; else 1); results do not depend on it
     center : optional (512,) reference mean subtracted before normalisation
