@@ -283,7 +283,8 @@ def render_html(report, *, images: dict | None = None, title: str | None = None)
     if images is not None:
         parts.append(image_sections(report, images))
     parts.append(decision_section(report))
-    parts.append("<h2>Numbers</h2>" + table(flat_rows(report.to_dict())[:MAX_ROWS]))
+    numbers = {k: v for k, v in report.to_dict().items() if k not in ("decision", "plan")}  # shown above
+    parts.append("<h2>Numbers</h2>" + table(flat_rows(numbers)[:MAX_ROWS]))
     parts.append("<h2>Configuration</h2>" + table(config_rows))
     parts.append("<p class='note'>Written by bbcollapse; every figure is inline, the page needs no network.</p>")
     parts.append("</body></html>")
