@@ -12,14 +12,12 @@
   (a hash stored in the executed notebook's metadata); the claims ledger (``99_*``),
   which reads every chapter's results, always re-runs.
 * papermill's injected-parameters cell is tagged ``remove-cell`` so the HTML hides it.
-* ``--jobs 2`` (the default on a machine with 2 or more cores) runs two lanes of chapters at once,
-  each kernel with half the cores (``OMP_NUM_THREADS``): the lab lane (chapter 06 trains the
-  generators, classifier and encoder that 08-11 read from its cache, so they run after it, in order)
-  and the face/synthetic lane (01-05, 07, which share the face embedding stores); the ledger (99)
-  runs when both are done.  The two lanes share no cache entry, so no chapter waits on the other lane.
-* With ``--out`` other than the repository root (used by the tests), the book's
-  config and pages are copied there and results go to ``<out>/data/results``, so a
-  smoke build never overwrites the committed default-scale results.
+* ``--jobs 2`` (the default on a machine with 2 or more cores) runs two chapters at once, each
+  kernel with its share of the cores (``OMP_NUM_THREADS``), as soon as what they read is there:
+  chapters 08-11 read the generators, classifier and encoder that chapter 06 trains into the cache,
+  so they start after it (the training locks make two chapters that need the same network train it
+  once); the face chapters share the resumable face stores and run one after the other;
+  the ledger (99) runs last.  Longest first: 06, then the face chapters beside it.
 """
 
 from __future__ import annotations
@@ -36,8 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 BOOK_FILES = ["_config.yml", "_toc.yml", "references.bib"]
-#: chapters that read the lab's cache (06 fills it): one lane, in this order
-LAB_LANE = ("06", "08", "09", "10", "11")
+#: chapter -> chapters it must wait for: 08-11 read 06's cache (08 also 03's theta and r); the chapters that
+#: fill and read the face stores (03, 04, 05, 07; a store is locked by one process at a time) run one after the
+#: other; 99 (the ledger) waits for every other chapter
+AFTER = {"08": {"06", "03"}, "09": {"06"}, "10": {"06"}, "11": {"06"}, "04": {"03"}, "05": {"04"}, "07": {"05"}}
+#: the order in which ready chapters start (longest first); chapters not listed start last, in file order
+FIRST = ("06", "03", "10", "09", "11", "04", "08", "07", "02", "01", "05")
 
 
 def tree_hash(*paths: Path) -> str:
@@ -112,6 +114,47 @@ def execute(src: Path, out_nb: Path, params: dict, lib_hash: str, force: bool) -
     return "executed"
 
 
+def run_pool(chosen, run_one, *, jobs: int) -> None:
+    """Run ``run_one([notebook])`` for every notebook, ``jobs`` at a time, each once what it waits for is done.
+
+    A chapter waits for the chapters :data:`AFTER` names (those that are being run); the ledger (99) for all.
+    """
+    import threading
+
+    stems = {p.stem[:2]: p for p in chosen}
+    rank = {k: i for i, k in enumerate(FIRST)}
+    pending = sorted(chosen, key=lambda p: (p.stem.startswith("99_"), rank.get(p.stem[:2], len(FIRST)), p.stem))
+    done: set[str] = set()
+    cond = threading.Condition()
+
+    def ready(p) -> bool:
+        if p.stem.startswith("99_"):
+            return all(q.stem[:2] in done for q in chosen if q is not p)
+        return all(d in done for d in AFTER.get(p.stem[:2], ()) if d in stems)
+
+    def worker():
+        while True:
+            with cond:
+                while pending and not any(ready(p) for p in pending):
+                    cond.wait()
+                if not pending:
+                    return
+                p = next(q for q in pending if ready(q))
+                pending.remove(p)
+            try:
+                run_one([p])
+            finally:
+                with cond:
+                    done.add(p.stem[:2])
+                    cond.notify_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
@@ -123,7 +166,7 @@ def main(argv=None):
         "--jobs",
         type=int,
         default=2 if (os.cpu_count() or 1) >= 2 else 1,
-        help="lanes of chapters run at once (2: the lab lane beside the face/synthetic lane; default 2 on >= 2 cores)",
+        help="chapters run at once, each as soon as the chapters it reads are done (default 2 on >= 2 cores)",
     )
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="papermill parameter")
     args = ap.parse_args(argv)
@@ -166,22 +209,10 @@ def main(argv=None):
 
     start = time.time()
     chosen = notebooks(args.only)
-    last = [p for p in chosen if p.stem.startswith("99_")]
-    lab = [p for p in chosen if p.stem[:2] in LAB_LANE]
-    rest = [p for p in chosen if p not in lab and p not in last]
-    if args.jobs > 1 and lab and rest:
+    if args.jobs > 1:
         # each kernel gets its share of the cores; more threads than cores makes torch spin, not work
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
-        import threading
-
-        lanes = [threading.Thread(target=run_lane, args=(lane,)) for lane in (lab, rest)]
-        for t in lanes:
-            t.start()
-        for t in lanes:
-            t.join()
-    else:
-        run_lane([p for p in chosen if p not in last])
-    run_lane(last)
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // args.jobs)))
+    run_pool(chosen, run_lane, jobs=args.jobs)
     print(f"[book] notebooks done in {time.time() - start:.1f} s (jobs {args.jobs})", flush=True)
     if failures:
         sys.exit(f"build_book: notebooks failed: {failures}")

@@ -24,7 +24,7 @@ from torch import nn
 
 from .._progress import progress_bar
 from .._validation import check_int, check_positive
-from .cache import atomic_write_bytes, atomic_write_json, read_json
+from .cache import atomic_write_bytes, atomic_write_json, exclusive_lock, read_json
 from .views import ENCODER_VIEWS, ViewConfig, as_image_tensor
 
 __all__ = [
@@ -231,6 +231,10 @@ def batched_forward(fn: Callable[[torch.Tensor], torch.Tensor], images, batch_si
     return np.concatenate(out)
 
 
+#: lock file inside a network's cache folder while it is trained
+NETWORK_LOCK = ".training.lock"
+
+
 def trained_or_cached(
     name: str,
     recipe: str,
@@ -272,14 +276,18 @@ def trained_or_cached(
         torch.manual_seed(config.seed)
         net = build()
         record = load_weights(directory, net)
-        before = torch.get_num_threads()
-        if record is None and threads is not None:
-            torch.set_num_threads(check_int(threads, "threads", minimum=1))
-        try:
-            if record is None:
-                record = _train_and_save(net, config, key_record, loss_for, directory, name, progress)
-        finally:
-            torch.set_num_threads(before)
+        if record is None:  # train under the folder's lock: two chapters built at once train a network once
+            directory.mkdir(parents=True, exist_ok=True)
+            with exclusive_lock(directory / NETWORK_LOCK):
+                record = load_weights(directory, net)  # trained meanwhile by the process we waited for
+                before = torch.get_num_threads()
+                if record is None and threads is not None:
+                    torch.set_num_threads(check_int(threads, "threads", minimum=1))
+                try:
+                    if record is None:
+                        record = _train_and_save(net, config, key_record, loss_for, directory, name, progress)
+                finally:
+                    torch.set_num_threads(before)
     return net.eval(), record, directory.name.rsplit("-", 1)[1]
 
 
