@@ -98,3 +98,17 @@ def test_report_round_trip_cli_options_and_bad_values(tmp_path):
     for bad in (dict(alpha=0), dict(alpha=1.5), dict(precision=-0.1)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             bb.DiagnoseConfig(**bad)
+
+
+def test_too_few_samples_give_no_test_and_strict_json():
+    """|T| = 1: no standard error, so no test, and the report stays strict JSON; total collapse onto I_w rejects."""
+    rng = np.random.default_rng(0)
+    A = uniform_sphere(rng, 3, 8)
+    rep = bb.diagnose_embeddings(A, uniform_sphere(rng, 2, 8), theta=0.3, r=0.25, progress=False)  # |T| = 1
+    d = rep.decision
+    assert d["reject"] is False and d["se"] is None and d["p_value"] in (1.0, None)
+    json.dumps(rep.to_dict(), allow_nan=False)
+    assert "n/a" in rep.summary() or "p = 1" in rep.summary()
+    collapsed = bb.diagnose_embeddings(A, np.repeat(A[:1], 6, axis=0), theta=0.3, r=0.25, progress=False)
+    assert collapsed.decision["reject"] and collapsed.n_degenerate == 1  # every sample of T is I_w itself
+    json.dumps(collapsed.to_dict(), allow_nan=False)

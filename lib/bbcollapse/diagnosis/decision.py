@@ -79,6 +79,10 @@ def worst_decision(
     alpha : level of the decision; form : the MCCS form of the run
     worst_curve, random_curves, random : I_w's (G,) curve on T, the (q, G) curves of the random
         anchors on T and their (q,) indices; the envelope test runs when enough of them (I_w left out)
+
+    ``p_value`` is 1 when I_w is no denser on T than the median anchor and no standard error exists
+    (no sample of T within theta, all at one similarity, or |T| < 2), and None when it is denser but
+    cannot be tested; ``reject`` is then False.
     """
     from scipy import stats  # imported here: `import bbcollapse` stays free of scipy
 
@@ -87,16 +91,20 @@ def worst_decision(
     x = float(v[worst])
     others = np.delete(v, worst)
     median = float(np.median(others)) if others.size else float("nan")
-    n, mean_s, sd_s = pilot_moments(contribution)
+    try:
+        n, mean_s, sd_s = pilot_moments(contribution)
+    except ValueError:  # fewer than 2 samples in T: nothing to estimate a standard error from
+        n, mean_s, sd_s = 0, 0.0, 0.0
     if 0 < mean_s < 1 and sd_s > 0 and others.size:
         m_median = float(np.median(np.delete(np.asarray(scored_mean, dtype=np.float64), worst)))
         z = (mean_s - m_median) / (sd_s / np.sqrt(n))
         p = float(stats.norm.sf(z))
         se = mccs_standard_error(mean_s, sd_s, n, form=form)  # of MCCS(I_w): the excess's interval
-        lohi = [x - median - stats.norm.ppf(0.975) * se, x - median + stats.norm.ppf(0.975) * se]
+        half = float(stats.norm.ppf(0.975)) * se
+        lohi = [x - median - half, x - median + half]
     else:  # no sample of T within theta of I_w (MCCS 0), or all of them at one similarity: nothing to test
         se = z = None
-        p = 1.0 if x <= median else float("nan")
+        p = 1.0 if x <= median else None  # None: no test possible (strict JSON has no NaN)
         lohi = None
     at_least = int(np.count_nonzero(others >= x))
     out = {
@@ -104,7 +112,7 @@ def worst_decision(
         "statistic": STATISTIC,
         "alpha": float(alpha),
         "p_value": p,
-        "reject": bool(p <= alpha),
+        "reject": p is not None and p <= alpha,
         "z": None if z is None else float(z),
         "se": None if se is None else float(se),
         "worst_mccs": x,

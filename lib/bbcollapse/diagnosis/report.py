@@ -50,8 +50,11 @@ def jsonable(value):
     return str(value)
 
 
-def p_text(p: float) -> str:
-    """``"= 0.0123"``, or ``"< 1e-15"`` where the normal tail is below double precision's resolution of 1 - p."""
+def p_text(p: float | None) -> str:
+    """``"= 0.0123"``, ``"< 1e-15"`` where the normal tail is below double precision's resolution of 1 - p,
+    or ``"n/a"`` (no test possible: too few samples of T near I_w to estimate its standard error)."""
+    if p is None:
+        return "n/a (too few samples of T near I_w for a standard error)"
     return "< 1e-15" if p < 1e-15 else f"= {p:.3g}"
 
 
