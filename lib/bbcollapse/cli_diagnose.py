@@ -24,14 +24,13 @@ say which (:func:`subject_theta_r`).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .diagnosis.defaults import GENERIC_SOURCE, with_subject_theta_r
+from .diagnosis.defaults import GENERIC_SOURCE, original_theta_r, with_subject_theta_r
 
 __all__ = [
     "CLI_METRICS",
@@ -82,16 +81,13 @@ def subject_theta_r(args, config, sampler, descriptor, builtin: str | None = Non
 
 
 def _calibrated_theta_r(folder: str, config, given: dict, source: dict):
-    """A calibrated model is diagnosed with the theta and r its original diagnosis used (``before/report.json``
-    written by ``bbcollapse calibrate``), so that its numbers compare with the original's."""
-    path = Path(folder) / "before" / "report.json"
-    try:
-        before = json.loads(path.read_text())["config"]
-        found = {k: float(before[k]) for k in ("theta", "r")}
-    except (OSError, ValueError, KeyError, TypeError):
+    """A calibrated model is diagnosed with the theta and r its original diagnosis used
+    (:func:`~bbcollapse.diagnosis.defaults.original_theta_r`), so that its numbers compare with the original's."""
+    found = original_theta_r(folder)
+    if found is None:
         return config, source  # no readable original report: the generic defaults, and the summary says so
-    chosen = {k: v for k, v in found.items() if k not in given}
-    source = {**source, **dict.fromkeys(chosen, f"the calibrated model's original diagnosis ({path})")}
+    chosen = {k: found[k] for k in ("theta", "r") if k not in given}
+    source = {**source, **dict.fromkeys(chosen, f"the calibrated model's original diagnosis ({found['path']})")}
     return replace(config, **chosen), source
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
-import json
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -357,19 +356,21 @@ def advertised_theta_r(spec: str, sampler, descriptor) -> dict | None:
     for ``descriptor`` (:func:`bbcollapse.diagnosis.defaults.subject_theta_r`).
     """
     from .blackbox import identity_of
-    from .diagnosis.defaults import subject_theta_r
+    from .diagnosis.defaults import original_theta_r, subject_theta_r
 
     if descriptor is None:
         return None
     if spec.strip().lower().startswith(CALIBRATED):
-        path = Path(spec.strip()[len(CALIBRATED) :]) / "before" / "report.json"
-        try:
-            before = json.loads(path.read_text())
-            found = {k: float(before["config"][k]) for k in ("theta", "r")}
-        except (OSError, ValueError, KeyError, TypeError):
+        found = original_theta_r(spec.strip()[len(CALIBRATED) :])
+        if found is None:
             return None
-        source = "the calibrated model's original diagnosis (before/report.json)"
-        return {**found, "source": source, "descriptor": before.get("descriptor", identity_of(descriptor))}
+        source = "the calibrated model's original diagnosis (before/report.json)"  # no server path to clients
+        return {
+            "theta": found["theta"],
+            "r": found["r"],
+            "source": source,
+            "descriptor": found["descriptor"] or identity_of(descriptor),
+        }
     found = subject_theta_r(sampler, descriptor)
     return None if found is None else {**found, "descriptor": identity_of(descriptor)}
 

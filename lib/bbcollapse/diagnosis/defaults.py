@@ -10,9 +10,11 @@ serve``) may advertise its own, which :class:`~bbcollapse.HttpGenerator` reads. 
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import replace
+from pathlib import Path
 
-__all__ = ["GENERIC_SOURCE", "SUBJECT_THETA_R", "subject_theta_r", "with_subject_theta_r"]
+__all__ = ["GENERIC_SOURCE", "SUBJECT_THETA_R", "original_theta_r", "subject_theta_r", "with_subject_theta_r"]
 
 #: built-in subjects that carry their own theta and r: module of the sampler's class -> "module:function";
 #: the function maps (sampler, descriptor) to {"theta", "r", "source"} for a pair it has values for, else None
@@ -42,6 +44,21 @@ def subject_theta_r(sampler, descriptor) -> dict | None:
             mod, _, attr = target.partition(":")
             return getattr(importlib.import_module(mod), attr)(sampler, descriptor)
     return None
+
+
+def original_theta_r(folder) -> dict | None:
+    """theta and r of a calibrated model's original diagnosis, ``<folder>/before/report.json`` (written by
+    ``bbcollapse calibrate``): ``{"theta", "r", "descriptor", "path"}``, or None when that file cannot be read.
+
+    A calibrated model is diagnosed (and served) with them, so that its numbers compare with the original's.
+    """
+    path = Path(folder) / "before" / "report.json"
+    try:
+        before = json.loads(path.read_text())
+        found = {k: float(before["config"][k]) for k in ("theta", "r")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {**found, "descriptor": before.get("descriptor"), "path": path}
 
 
 def with_subject_theta_r(config, given, sampler, descriptor) -> tuple:
