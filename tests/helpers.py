@@ -44,3 +44,18 @@ def run_doc_blocks(path, **env) -> dict:
             proc = subprocess.run(["bash", "-e", "-c", code], env=env, capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0, f"{code}\n--- stderr ---\n{proc.stderr[-3000:]}"
     return namespace
+
+
+def crashing_sampler(sampler, fail_after: int, identity: str):
+    """``(wrapped, state)``: ``sampler`` that raises KeyboardInterrupt (a simulated crash) once it would draw past
+    ``state["fail_after"]`` samples in all; ``state["samples"]`` counts what it drew (reset both to resume)."""
+    state = {"samples": 0, "fail_after": fail_after}
+
+    def wrapped(seed, n):
+        if state["samples"] + n > state["fail_after"]:
+            raise KeyboardInterrupt("simulated crash in the middle of C")
+        state["samples"] += n
+        return sampler(seed, n)
+
+    wrapped.identity = identity
+    return wrapped, state

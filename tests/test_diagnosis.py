@@ -17,6 +17,7 @@ from bbcollapse.diagnosis import DiagnoseConfig, Report, diagnose, diagnose_embe
 from bbcollapse.neighbors import PAPER_GRID
 from bbcollapse.store import shard_sizes
 from bbcollapse.subjects.synthetic import PlantedSphere
+from helpers import crashing_sampler
 
 PS = PlantedSphere(dim=16, masses=(0.08, 0.03), spread=0.1, centres_seed=3)
 M, N, SEED, SHARD = 200, 3000, 11, 700
@@ -237,15 +238,7 @@ def test_bad_arguments():
 
 def test_interrupted_diagnosis_resumes_from_the_store(run, tmp_path):
     report = run[0]
-    state = {"samples": 0, "fail_after": M + 2 * SHARD}
-
-    def flaky(seed, n):
-        if state["samples"] + n > state["fail_after"]:
-            raise KeyboardInterrupt("simulated crash in the middle of C")
-        state["samples"] += n
-        return PS(seed, n)
-
-    flaky.identity = "flaky planted sphere"
+    flaky, state = crashing_sampler(PS, M + 2 * SHARD, "flaky planted sphere")
     kw = dict(n_anchors=M, n_samples=N, seed=SEED, theta=THETA, r=R, top=3, shard_size=SHARD, k=5, progress=False)
     with pytest.raises(KeyboardInterrupt):
         diagnose(flaky, identity_descriptor, store=tmp_path / "st", **kw)

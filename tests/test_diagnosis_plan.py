@@ -17,6 +17,7 @@ import pytest
 from bbcollapse.blackbox import identity_descriptor
 from bbcollapse.diagnosis import diagnose, diagnose_embeddings, scoring
 from bbcollapse.subjects.synthetic import PlantedSphere
+from helpers import crashing_sampler
 
 PS = PlantedSphere(dim=16, masses=(0.08, 0.03), spread=0.1, centres_seed=3)
 M, N, SEED, SHARD = 160, 2400, 11, 500
@@ -137,15 +138,7 @@ def test_same_scoring_computes_every_statistic(data, spy):
 
 
 def test_store_and_resume_with_the_plan_equal_the_full_run(tmp_path, spy):
-    state = {"samples": 0, "fail_after": M + 2 * SHARD}
-
-    def flaky(seed, n):
-        if state["samples"] + n > state["fail_after"]:
-            raise KeyboardInterrupt("simulated crash in the middle of C")
-        state["samples"] += n
-        return PS(seed, n)
-
-    flaky.identity = "flaky planted sphere"
+    flaky, state = crashing_sampler(PS, M + 2 * SHARD, "flaky planted sphere")
     with pytest.raises(KeyboardInterrupt):
         diagnose(flaky, identity_descriptor, store=tmp_path / "st", **KW)
     state.update(samples=0, fail_after=10**9)
