@@ -115,7 +115,7 @@ def execute(src: Path, out_nb: Path, params: dict, lib_hash: str, force: bool) -
 
 
 def run_pool(chosen, run_one, *, jobs: int) -> None:
-    """Run ``run_one([notebook])`` for every notebook, ``jobs`` at a time, each once what it waits for is done.
+    """Run ``run_one(notebook)`` for every notebook, ``jobs`` at a time, each once what it waits for is done.
 
     A chapter waits for the chapters :data:`AFTER` names (those that are being run); the ledger (99) for all.
     """
@@ -142,7 +142,7 @@ def run_pool(chosen, run_one, *, jobs: int) -> None:
                 p = next(q for q in pending if ready(q))
                 pending.remove(p)
             try:
-                run_one([p])
+                run_one(p)
             finally:
                 with cond:
                     done.add(p.stem[:2])
@@ -194,25 +194,24 @@ def main(argv=None):
     lib_hash = tree_hash(ROOT / "lib" / "bbcollapse", NB_DIR / "_book.py")
     failures = []
 
-    def run_lane(lane):
-        for src in lane:
-            t0 = time.time()
-            try:
-                # the ledger (99_*) reads every chapter's results: cheap, and never cached
-                force = args.force or src.stem.startswith("99_")
-                status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, force)
-            except Exception as exc:  # keep going; report at the end
-                detail = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
-                status = f"FAILED ({detail}); partial output in book/{src.stem}.tmp.ipynb"
-                failures.append(src.stem)
-            print(f"[book] {src.stem:32s} {status:10s} {time.time() - t0:7.1f} s", flush=True)
+    def run_one(src):
+        t0 = time.time()
+        try:
+            # the ledger (99_*) reads every chapter's results: cheap, and never cached
+            force = args.force or src.stem.startswith("99_")
+            status = execute(src, out / "book" / f"{src.stem}.ipynb", params, lib_hash, force)
+        except Exception as exc:  # keep going; report at the end
+            detail = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
+            status = f"FAILED ({detail}); partial output in book/{src.stem}.tmp.ipynb"
+            failures.append(src.stem)
+        print(f"[book] {src.stem:32s} {status:10s} {time.time() - t0:7.1f} s", flush=True)
 
     start = time.time()
     chosen = notebooks(args.only)
     if args.jobs > 1:
         # each kernel gets its share of the cores; more threads than cores makes torch spin, not work
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // args.jobs)))
-    run_pool(chosen, run_lane, jobs=args.jobs)
+    run_pool(chosen, run_one, jobs=args.jobs)
     print(f"[book] notebooks done in {time.time() - start:.1f} s (jobs {args.jobs})", flush=True)
     if failures:
         sys.exit(f"build_book: notebooks failed: {failures}")
