@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCALE  ?= default
+# make bench ISA=avx2 caps torch, MKL, oneDNN, numba and faiss at AVX2 (the AVX2 case on a newer CPU).
+ISA    ?= native
 NB     ?=
 ARGS   ?=
 PUSH   ?=
@@ -48,7 +50,7 @@ format: setup
 	$(BIN)/ruff format $(LINTED)
 
 bench: setup
-	$(BIN)/python bench/run.py --scale $(SCALE)
+	$(BIN)/python bench/run.py --scale $(SCALE) --isa $(ISA)
 
 # Put the built book (_build/html, from `make book`) on the local gh-pages branch, with a
 # .nojekyll so that GitHub Pages serves _static/ as is.  Nothing leaves the machine unless

@@ -366,7 +366,13 @@ def main(scale: str = "default", log=print) -> dict:
     log("")
     isa = out["cpu"]["isa"]
     log(
-        f"machine: {out['machine']['cpu_model']}; ISA flags: {' '.join(isa['isa_flags'])}; torch CPU capability "
+        f"machine: {out['machine']['cpu_model']}; ISA flags: {' '.join(isa['isa_flags'])}"
+        + (
+            f" (capped at {isa['isa_cap'].upper()} on a CPU with {' '.join(isa['cpu_isa_flags'])})"
+            if isa.get("isa_cap")
+            else ""
+        )
+        + "; torch CPU capability "
         f"{isa['torch_cpu_capability']}; prefilter 'auto' -> {isa['prefilter_auto']}; {threads} threads; load average "
         f"at start {', '.join(f'{x:.2f}' for x in out['machine']['load_average_at_start'])}, at end "
         f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"

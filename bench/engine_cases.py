@@ -31,8 +31,12 @@ def isa_description():
     from bbcollapse.neighbors.prefilter import cpu_flags, resolve_prefilter
 
     flags = cpu_flags()
+    cap = os.environ.get("BBCOLLAPSE_BENCH_ISA")  # bench/run.py --isa: the libraries are capped at this ISA
+    effective = [f for f in ISA_FLAGS if f in flags and (cap != "avx2" or f in ("avx2", "fma"))]
     return dict(
-        isa_flags=[f for f in ISA_FLAGS if f in flags],
+        isa_flags=effective,
+        cpu_isa_flags=[f for f in ISA_FLAGS if f in flags],
+        isa_cap=cap,
         torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
         prefilter_auto=resolve_prefilter("auto", 128),
     )
@@ -88,7 +92,8 @@ def fma_peak_gflops(threads):
     flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
     if not mhz or " fma" not in flags:
         return None
-    lanes = 16 if " avx512f" in flags else 8 if " avx2" in flags else 4
+    avx512 = " avx512f" in flags and os.environ.get("BBCOLLAPSE_BENCH_ISA") != "avx2"
+    lanes = 16 if avx512 else 8 if " avx2" in flags else 4
     return round(threads * 2 * lanes * 2 * max(mhz) / 1e3, 1)
 
 

@@ -20,6 +20,30 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+#: ``--isa avx2``: the environment that caps every library in the run at AVX2 + FMA on a newer CPU,
+#: so that one machine measures the AVX2 case too (set before torch, numba or faiss is imported).
+ISA_CAPS = {
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # torch.mm float32 / float64 (MKL)
+        "ONEDNN_MAX_CPU_ISA": "AVX2",  # bf16 GEMM (oneDNN): no AVX512_BF16 / AMX, so the prefilter takes float32
+        "NUMBA_CPU_NAME": "haswell",  # the engine's fused kernels
+        "FAISS_OPT_LEVEL": "avx2",  # the faiss peer
+    }
+}
+
+
+def cap_isa(isa):
+    """Set the environment of ``ISA_CAPS[isa]`` (``native``: nothing) and record the cap in BBCOLLAPSE_BENCH_ISA."""
+    if isa == "native":
+        return
+    import os
+
+    if any(m in sys.modules for m in ("torch", "numba", "faiss")):
+        raise RuntimeError("--isa must be applied before torch, numba or faiss is imported")
+    os.environ.update(ISA_CAPS[isa])
+    os.environ["BBCOLLAPSE_BENCH_ISA"] = isa
+
 
 def _tag():
     """Host name, or the accelerator's name when there is one."""
@@ -47,7 +71,9 @@ def _machine_line():
         f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8") if f in flags
     ]
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
-    return f"machine {_tag()}: {os.cpu_count()} CPUs, ISA {' '.join(isa) or 'unknown'}; load average {load}"
+    cap = os.environ.get("BBCOLLAPSE_BENCH_ISA")
+    capped = f" (run capped at {cap.upper()}: {', '.join(f'{k}={v}' for k, v in ISA_CAPS[cap].items())})" if cap else ""
+    return f"machine {_tag()}: {os.cpu_count()} CPUs, ISA {' '.join(isa) or 'unknown'}{capped}; load average {load}"
 
 
 def _modules():
@@ -85,7 +111,14 @@ def main(argv=None):
     ap.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
     ap.add_argument("--only", default=None, help="run only bench_<ONLY>.py")
     ap.add_argument("--results", default=str(HERE / "results"), help="directory for the JSON results")
+    ap.add_argument(
+        "--isa",
+        default="native",
+        choices=["native", *ISA_CAPS],
+        help="cap torch, MKL, oneDNN, numba and faiss at this ISA (measure the AVX2 case on a newer CPU)",
+    )
     args = ap.parse_args(argv)
+    cap_isa(args.isa)
     sys.path.insert(0, str(HERE))
     out_dir = Path(args.results)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +142,8 @@ def main(argv=None):
             continue
         res = dict(res or {})
         res.setdefault("elapsed_s", round(time.perf_counter() - t0, 1))
-        path = out_dir / f"{short}_{args.scale}_{_tag()}.json"
+        isa = "" if args.isa == "native" else f"_isa-{args.isa}"
+        path = out_dir / f"{short}_{args.scale}_{_tag()}{isa}.json"
         path.write_text(json.dumps(_jsonable(res), indent=1) + "\n")
         print(f"[{short}: {res['elapsed_s']} s; results in {path}]", flush=True)
     return 1 if failures else 0
