@@ -942,3 +942,30 @@ def test_identity_of_a_redacted_url_still_changes_with_the_secret_free_part():
     assert a != identity_of(HttpGenerator("https://h/gen?model=b&token=T1", 4))
     assert a != identity_of(HttpGenerator("https://h/other?model=a&token=T1", 4))
     assert "T1" not in a and "token=***" in a
+
+
+def test_numba_cache_is_emptied_when_any_kernel_source_changes(tmp_path):
+    """numba revalidates a cached kernel against its own file only; a kernel that inlines a helper of another
+    file (sparse_tile -> dot64) would keep the old helper.  drop_stale keys the cache on all the sources."""
+    from bbcollapse.neighbors.numba_cache import STAMP, drop_stale
+
+    src, cache = tmp_path / "src", tmp_path / "cache"
+    src.mkdir()
+    cache.mkdir()
+    (src / "kernel.py").write_text("def f(): pass\n")
+    (src / "helper.py").write_text("def g(): return 1\n")
+    compiled = ["kernel.f-1.py311.nbi", "kernel.f-1.py311.1.nbc", "helper.g-1.py311.nbi"]
+    other = "someone_else.h-3.py311.nbi"  # not one of this directory's modules: kept
+
+    def fill():
+        for name in [*compiled, other]:
+            (cache / name).write_text("x")
+
+    fill()
+    assert drop_stale(str(cache), str(src)) == 3  # no stamp yet: everything of ours goes
+    assert sorted(p.name for p in cache.iterdir()) == sorted([other, STAMP])
+    fill()
+    assert drop_stale(str(cache), str(src)) == 0  # same sources: the cache stays
+    (src / "helper.py").write_text("def g(): return 2\n")  # only the helper changed
+    assert drop_stale(str(cache), str(src)) == 3
+    assert not (cache / "kernel.f-1.py311.nbi").exists() and (cache / other).exists()
