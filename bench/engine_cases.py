@@ -178,10 +178,18 @@ def run_plan(anchors, samples, prefilter="auto"):
     return run_engine(anchors, samples, curve_anchors=curve, topk_anchors=topk, prefilter=prefilter)
 
 
-def run_gemm_bf16(anchors, samples, rows=2048, cols=4096):
+def tile_shape(rows=None, cols=None):
+    """The engine's CPU tile shape (numba_reducer.TILE_ROWS x TILE_COLS) where not given."""
+    from bbcollapse.neighbors.numba_reducer import TILE_COLS, TILE_ROWS
+
+    return rows or TILE_ROWS, cols or TILE_COLS
+
+
+def run_gemm_bf16(anchors, samples, rows=None, cols=None):
     """The bare bf16 GEMM (bf16 out), tile by tile into one reused buffer: what the prefilter computes."""
     import torch
 
+    rows, cols = tile_shape(rows, cols)
     a = torch.from_numpy(anchors).to(torch.bfloat16)
     out = torch.empty(rows * cols, dtype=torch.bfloat16)
     for s0 in range(0, samples.shape[0], cols):
@@ -191,10 +199,11 @@ def run_gemm_bf16(anchors, samples, rows=2048, cols=4096):
             torch.mm(blk, c.T, out=out[: blk.shape[0] * c.shape[0]].view(blk.shape[0], c.shape[0]))
 
 
-def run_gemm(anchors, samples, device="cpu", rows=2048, cols=4096):
+def run_gemm(anchors, samples, device="cpu", rows=None, cols=None):
     """The bare float32 GEMM, tile by tile (the engine's CPU tile shape) into one reused buffer."""
     import torch
 
+    rows, cols = tile_shape(rows, cols)
     a = torch.from_numpy(anchors).to(device)
     out = torch.empty(rows * cols, dtype=torch.float32, device=device)
     prev = torch.get_float32_matmul_precision()

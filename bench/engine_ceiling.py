@@ -1,6 +1,6 @@
 """Where the engine's time goes per pair, and the ceiling of an exact engine on this machine (issue 20).
 
-On one tile of the engine's shape (2048 anchors x 4096 samples, D = 128) this times, in process CPU
+On one tile of the engine's shape (``TILE_ROWS`` anchors x ``TILE_COLS`` samples, D = 128) this times, in process CPU
 time (best of several repetitions: robust to other load on a shared machine):
 
 * the GEMMs: float32 (what every pair needs for a 41-point curve whose thresholds are 0.03 apart in
@@ -17,7 +17,7 @@ time (best of several repetitions: robust to other load on a shared machine):
 The ceilings are then (GEMM + floor) / float32 GEMM, each floor the faster of the micro-kernel and the
 engine's own part (both are implementations): all statistics need at least the float32 GEMM plus the
 binning of every pair (and, to be exact, the float64 cosines of the pairs inside theta, at the cost the
-engine pays for them: a gathered float64 dot product each, ~70 ns, memory-bound); clustered samples
+engine pays for them: a gathered float64 dot product each, ~20-30 ns); clustered samples
 (every pair inside theta) the float64 GEMM plus the binning plus the s-sum of every pair.  "Read once"
 replaces the binning by a single compare per pair: no exact engine that computes these GEMMs can go
 below it.
@@ -31,7 +31,9 @@ import time
 import numpy as np
 from numba import njit, prange
 
-ROWS, COLS = 2048, 4096
+from bbcollapse.neighbors.numba_reducer import TILE_COLS as COLS
+from bbcollapse.neighbors.numba_reducer import TILE_ROWS as ROWS
+
 SMOKE_ROWS = 256
 
 
