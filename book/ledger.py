@@ -462,8 +462,17 @@ def ledger_html(rows: list[dict]) -> str:
     from html import escape
 
     cols = ["claim", "source", "paper", "ours", "grade", "rule", "chapter"]
+    # Widths that fit the book's text column: a wider table is clipped, and its scroll bar sits
+    # below 100 rows, where no reader finds it.
+    widths = [17, 7, 13, 22, 11, 19, 11]
     colour = {"reproduced": "#d8f0d8", "partly reproduced": "#fff2cc", "not reproduced": "#f8d0d0"}
-    out = ["<table class='ledger'>", "<thead><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>"]
+    out = [
+        "<style>table.ledger{table-layout:fixed;width:100%;font-size:0.82em;border-collapse:collapse}"
+        "table.ledger td,table.ledger th{overflow-wrap:break-word;vertical-align:top;padding:0.25em 0.35em;"
+        "border-bottom:1px solid #ddd}</style>",
+        "<table class='ledger'><colgroup>" + "".join(f"<col style='width:{w}%'>" for w in widths) + "</colgroup>",
+        "<thead><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>",
+    ]
     for r in rows:
         bg = colour.get(r["grade"], "#eeeeee")
         out.append(
@@ -471,6 +480,8 @@ def ledger_html(rows: list[dict]) -> str:
             + "".join(
                 f"<td style='background:{bg}'>{escape(str(r[c]))}</td>"
                 if c == "grade"
+                else f"<td>{escape(str(r[c])).replace('_', '_<wbr>')}</td>"  # a chapter's name may break at _
+                if c == "chapter"
                 else f"<td>{escape(str(r[c]))}</td>"
                 for c in cols
             )
