@@ -150,3 +150,32 @@ def test_isa_detection_falls_back_to_float32(monkeypatch):
     assert (resolve_prefilter("auto", 128) == "bf16") == (
         expected and prefilter.fast_bf16() and prefilter.bf16_self_check(128)
     )
+
+
+def test_bench_isa_cap_turns_the_prefilter_to_float32():
+    """``bench/run.py --isa avx2`` caps torch, MKL and oneDNN before they load: torch then runs AVX2 kernels,
+    reports no fast bf16, and the prefilter's "auto" takes float32 (the issue's AVX2 case, on a newer CPU)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import json, os, sys; sys.path.insert(0, 'bench'); import run; run.cap_isa('avx2'); "
+        "import torch; from bbcollapse.neighbors.prefilter import fast_bf16, resolve_prefilter; "
+        "print(json.dumps([torch.backends.cpu.get_cpu_capability(), fast_bf16(), resolve_prefilter('auto', 128), "
+        "os.environ['BBCOLLAPSE_BENCH_ISA'], run._machine_line()]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    capability, fast, auto, cap, line = json.loads(out.stdout.strip().splitlines()[-1])
+    assert capability in ("AVX2", "DEFAULT") and not fast and auto == "float32" and cap == "avx2"
+    assert "capped at AVX2" in line
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run_under_test", root / "bench" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    with pytest.raises(RuntimeError, match="before torch"):  # torch is loaded in this process: too late
+        run.cap_isa("avx2")
