@@ -24,6 +24,10 @@ what to read on a shared machine (the load average is printed).
   the per-anchor sampling standard error (delta method).  A variant is *negligible* when no count
   changes and max |dMCCS| <= 0.1 standard error; only such a variant may replace the float32 path.
 
+Every bf16 row needs a CPU with bf16 instructions that torch uses (AVX512_BF16 or AMX-BF16:
+:func:`bbcollapse.neighbors.prefilter.fast_bf16`); elsewhere torch emulates bf16 at a tenth of the
+float32 rate or less, so those rows are skipped and the report says so.
+
 Usage: ``python bench/bench_faces.py [smoke|default|paper]``; ``main(scale)`` returns a dict.
 """
 
@@ -125,8 +129,8 @@ def _int8_session(crops):
         return ort_session(q, threads=1)
 
 
-def _network_variants(x_example, crops_calib):
-    """name -> (n, 3, 112, 112) float32 -> raw (n, 512): every way of running the ArcFace network."""
+def _network_variants(x_example, crops_calib, bf16=True):
+    """name -> (n, 3, 112, 112) float32 -> raw (n, 512): every way of running the ArcFace network (bf16: if asked)."""
     from bbcollapse.subjects.faces import ArcFaceDescriptor
 
     eager = ArcFaceDescriptor(device="cpu", jit=False)
@@ -141,10 +145,11 @@ def _network_variants(x_example, crops_calib):
         ),
         "torch_eager_float32": eager.embed_crops,
         "torch_frozen_float32": ArcFaceDescriptor(device="cpu").embed_crops,
-        "torch_eager_bf16": ArcFaceDescriptor(device="cpu", precision="bf16", jit=False).embed_crops,
-        "torch_frozen_bf16": ArcFaceDescriptor(device="cpu", precision="bf16").embed_crops,
         "onnxruntime_float32": lambda x: _batched(lambda b: ort.run(None, {"input": b})[0], x),
     }
+    if bf16:
+        variants["torch_eager_bf16"] = ArcFaceDescriptor(device="cpu", precision="bf16", jit=False).embed_crops
+        variants["torch_frozen_bf16"] = ArcFaceDescriptor(device="cpu", precision="bf16").embed_crops
     q = _int8_session(crops_calib)
     if q is not None:
         variants["onnxruntime_int8"] = lambda x: _batched(lambda b: q.run(None, {"input": b})[0], x)
@@ -154,7 +159,7 @@ def _network_variants(x_example, crops_calib):
     return variants
 
 
-def _gemms() -> dict:
+def _gemms(dtypes=("float32", "bf16")) -> dict:
     """dtype -> a torch.mm of two GEMM_N x GEMM_N matrices (faces_ceiling.GEMM_N) in that dtype."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from faces_ceiling import GEMM_N
@@ -162,7 +167,7 @@ def _gemms() -> dict:
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(GEMM_N, GEMM_N, generator=g), torch.randn(GEMM_N, GEMM_N, generator=g)
     pairs = {"float32": (a, b), "bf16": (a.to(torch.bfloat16), b.to(torch.bfloat16))}
-    out = {name: (lambda x=x, y=y: torch.mm(x, y)) for name, (x, y) in pairs.items()}
+    out = {name: (lambda x=x, y=y: torch.mm(x, y)) for name, (x, y) in pairs.items() if name in dtypes}
     for mm in out.values():
         mm()  # packs and allocates
     return out
@@ -179,16 +184,20 @@ def _no_grad(fn):
 
 
 def _measure(cfg) -> dict:
+    from bbcollapse.neighbors.prefilter import fast_bf16
     from bbcollapse.subjects.faces import ArcFaceDescriptor, DlibFaceDescriptor, FaceDCGAN, frame_to_network_input
 
+    bf16 = fast_bf16()
+    dtypes = ("float32", "bf16") if bf16 else ("float32",)
     gan, gan_before = FaceDCGAN(device="cpu"), FaceDCGAN(device="cpu", batch_size=128)
     n, m, k = cfg["e2e"], cfg["stage"], max(8, cfg["e2e"] // 4)
     arc = {
         "arcface": ArcFaceDescriptor(device="cpu"),
         "arcface_w1": ArcFaceDescriptor(device="cpu", workers=1),
-        "arcface_bf16": ArcFaceDescriptor(device="cpu", precision="bf16"),
         "arcface_before": ArcFaceDescriptor(device="cpu", batch_size=64),
     }
+    if bf16:
+        arc["arcface_bf16"] = ArcFaceDescriptor(device="cpu", precision="bf16")
     port = DlibFaceDescriptor(backend="torch", device="cpu", detector="hog")
     ref = DlibFaceDescriptor(backend="dlib", detector="hog")
     warm = gan(0, 8).x
@@ -207,33 +216,37 @@ def _measure(cfg) -> dict:
     imgs = gan(2, m).x
     x112 = frame_to_network_input(imgs)
     chips = port.align(imgs).chips
-    nets = _network_variants(x112[:8], frame_to_network_input(gan(99_000, 64).x))
-    gen_bf16 = copy.deepcopy(gan.net).to(torch.bfloat16).to(memory_format=torch.channels_last)
+    nets = _network_variants(x112[:8], frame_to_network_input(gan(99_000, 64).x), bf16)
+    gen_bf16 = copy.deepcopy(gan.net).to(torch.bfloat16).to(memory_format=torch.channels_last) if bf16 else None
     z = torch.from_numpy(gan.latents(2, m))[:, :, None, None]
     with _flush_denormals_here():
         stage_runs = {
             "generator": (m, lambda: gan(2, m)),
             "generator_b128": (m, lambda: gan_before(2, m)),
-            "generator_bf16": (m, lambda: _no_grad(lambda: gen_bf16(z.to(torch.bfloat16)))),
+            **({"generator_bf16": (m, lambda: _no_grad(lambda: gen_bf16(z.to(torch.bfloat16))))} if bf16 else {}),
             "arcface_resize": (m, lambda: frame_to_network_input(imgs)),
             **{f"net_{name}": (m, lambda f=f: f(x112)) for name, f in nets.items()},
             "dlib_alignment_hog": (m, lambda: port.align(imgs)),
             "dlib_port_network": (m, lambda: port.embed_chips(chips)),
             "dlib_network": (max(8, m // 4), lambda: ref.embed_chips(chips[: max(8, m // 4)])),
             # the GEMM roofline under the same load as the stages, for the ceiling (n: multiplications)
-            **{f"gemm_{dt}": (2, lambda mm=mm: (mm(), mm())) for dt, mm in _gemms().items()},
+            **{f"gemm_{dt}": (2, lambda mm=mm: (mm(), mm())) for dt, mm in _gemms(dtypes).items()},
         }
         stages = _median(stage_runs, cfg["reps"])
         fidelity = _fidelity(gan, nets, cfg["anchors"], cfg["samples"], frame_to_network_input)
-    with torch.inference_mode():
-        g32 = gan.net(z).float().numpy()
-        g16 = gen_bf16(z.to(torch.bfloat16)).float().numpy()
-    ceil = _ceiling(gan, port, stages, e2e)
     u8 = lambda a: np.round((np.clip(a, -1, 1) + 1) * 127.5)  # noqa: E731 - the generator's own rounding
+    gen_changed = gen_grey = None
+    if bf16:
+        with torch.inference_mode():
+            g32 = gan.net(z).float().numpy()
+            g16 = gen_bf16(z.to(torch.bfloat16)).float().numpy()
+        gen_changed, gen_grey = float((u8(g16) != u8(g32)).mean()), float(np.abs(u8(g16) - u8(g32)).max())
+    ceil = _ceiling(gan, port, stages, e2e, dtypes)
     rate = {name: v["n"] / v["wall_s"] for name, v in {**e2e, **stages}.items()}
     cpu = {name: v["cpu_s"] / v["n"] for name, v in {**e2e, **stages}.items()}
     return {
         "torch_threads": 1,
+        "bf16_native": bf16,
         "arcface_workers": arc["arcface"]._workers(),
         "load_average": os.getloadavg(),
         "n_e2e": n,
@@ -241,18 +254,18 @@ def _measure(cfg) -> dict:
         "faces_per_s": rate,
         "cpu_s_per_face": cpu,
         "e2e_ratio_arcface_vs_dlib_port": rate["arcface"] / rate["dlib_port"],
-        "e2e_ratio_arcface_bf16_vs_dlib_port": rate["arcface_bf16"] / rate["dlib_port"],
+        "e2e_ratio_arcface_bf16_vs_dlib_port": rate["arcface_bf16"] / rate["dlib_port"] if bf16 else None,
         "e2e_ratio_arcface_vs_dlib": rate["arcface"] / rate["dlib"],
         "target_ratio": 3.0,
-        "generator_bf16_pixels_changed": float((u8(g16) != u8(g32)).mean()),
-        "generator_bf16_max_grey_levels": float(np.abs(u8(g16) - u8(g32)).max()),
+        "generator_bf16_pixels_changed": gen_changed,
+        "generator_bf16_max_grey_levels": gen_grey,
         "fidelity": fidelity,
         "generator_b128_pixels_changed": float((gan_before(2, m).x != imgs).mean()),
         **ceil,
     }
 
 
-def _ceiling(gan, port, stages, e2e) -> dict:
+def _ceiling(gan, port, stages, e2e, dtypes=("float32", "bf16")) -> dict:
     """FLOPs, GEMM roofline and the target's ceiling (see faces_ceiling.py) from this run's stage times."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import faces_ceiling as fc
@@ -271,10 +284,8 @@ def _ceiling(gan, port, stages, e2e) -> dict:
         "arcface_workers": 2,
     }
     flops = fc.flops_per_face(gan, ArcFaceDescriptor(device="cpu", jit=False), port)
-    roof = fc.gemm_roofline()
-    roof["interleaved"] = {
-        dt: 2.0 * fc.GEMM_N**3 / (stages[f"gemm_{dt}"]["wall_s"] / 2) / 1e9 for dt in ("float32", "bf16")
-    }
+    roof = fc.gemm_roofline(dtypes=dtypes)
+    roof["interleaved"] = {dt: 2.0 * fc.GEMM_N**3 / (stages[f"gemm_{dt}"]["wall_s"] / 2) / 1e9 for dt in dtypes}
     return {"flops_per_face": flops, "gemm_gflops": roof, "stage_ms": stage_ms,
             "ceiling": fc.ceiling(stage_ms, flops, roof, 3.0)}  # fmt: skip
 
@@ -330,19 +341,22 @@ def _print_table(res: dict):
     print(f"  {'end to end (sample, preprocess, embed)':<50} {'faces/s':>9} {'CPU ms/face':>12}")
     labels = {
         "arcface": "ArcFace float32 (default, frozen graph)",
-        "arcface_bf16": "ArcFace bf16",
+        "arcface_bf16": "ArcFace bf16",  # only where the CPU has native bf16
         "arcface_w1": "ArcFace float32, 1 network thread",
         "arcface_before": "ArcFace float32 before (batches of 64; gen 128)",
         "dlib_port": "dlib port (HOG + align)",
         "dlib": "dlib itself (HOG + align, C++ net)",
     }
     for name, label in labels.items():
+        if name not in r:
+            continue
         print(f"  {label:<50} {r[name]:>9.1f} {1e3 * c[name]:>12.1f}")
     ratio, target = res["e2e_ratio_arcface_vs_dlib_port"], res["target_ratio"]
     w1 = r["arcface_w1"] / r["dlib_port"]
+    r16 = res["e2e_ratio_arcface_bf16_vs_dlib_port"]
     print(f"  ratio ArcFace / dlib port: float32 {ratio:.2f}x (1 network thread {w1:.2f}x), "
-          f"bf16 {res['e2e_ratio_arcface_bf16_vs_dlib_port']:.2f}x "
-          f"end to end (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'}); "
+          + (f"bf16 {r16:.2f}x " if r16 is not None else "bf16 not run (no native bf16 on this CPU) ")
+          + f"end to end (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'}); "
           f"ArcFace / dlib {res['e2e_ratio_arcface_vs_dlib']:.2f}x")  # fmt: skip
     print(f"  stages (ms per face, each alone on one batch of {res['n_stage']}):")
     for name in r:
@@ -352,8 +366,9 @@ def _print_table(res: dict):
     print("    (x: speed relative to net_torch_eager_float32)")
     print(f"  generator on batches of 32 vs 128: {100 * res['generator_b128_pixels_changed']:.4f}% of uint8 pixels "
           f"change; ArcFace default vs before end to end: {r['arcface'] / r['arcface_before']:.2f}x")  # fmt: skip
-    print(f"  generator bf16: {100 * res['generator_bf16_pixels_changed']:.1f}% of uint8 pixels change (up to "
-          f"{res['generator_bf16_max_grey_levels']:.0f} grey levels): another black box, not adopted")  # fmt: skip
+    if res["generator_bf16_pixels_changed"] is not None:
+        print(f"  generator bf16: {100 * res['generator_bf16_pixels_changed']:.1f}% of uint8 pixels change (up to "
+              f"{res['generator_bf16_max_grey_levels']:.0f} grey levels): another black box, not adopted")  # fmt: skip
     ref = fid["_reference"]
     print(f"  fidelity vs eager float32 on |A| = {ref['anchors']}, |C| = {ref['samples']} (theta {THETA}, r {R}; "
           f"float32: {ref['counts_at_r']} counts at r in all, mean MCCS {ref['mccs_mean']:.4f}, median per-anchor "
