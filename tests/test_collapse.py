@@ -141,12 +141,11 @@ def test_report_json_is_replaced_atomically(tmp_path, monkeypatch):
     rep = bb.diagnose_embeddings(x[:10], x[10:])
     path = rep.save(tmp_path, figures=False)
     before = path.read_text()
-    import bbcollapse.diagnosis.jsonfile as jf
 
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(jf.os, "fsync", full_disk)
+    monkeypatch.setattr("os.fsync", full_disk)  # every writer flushes through os.fsync (bbcollapse._atomic)
     with pytest.raises(OSError, match="No space"):
         rep.save(tmp_path, figures=False)
     assert path.read_text() == before

@@ -549,12 +549,12 @@ def test_symlinks_planted_in_a_store_are_never_followed(tmp_path):
 
 
 def test_temp_names_are_created_exclusively(tmp_path, monkeypatch):
-    import bbcollapse.store as store_module
+    import bbcollapse._atomic as atomic_module  # the store's (and every other) atomic writer
 
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     names = iter(["planted", "planted", "fresh1", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"])
-    monkeypatch.setattr(store_module, "_temp_token", lambda: next(names))
+    monkeypatch.setattr(atomic_module, "_temp_token", lambda: next(names))
     path = tmp_path / "s"
     path.mkdir()
     with open_store(path) as st:

@@ -163,7 +163,7 @@ def test_cached_models_are_loaded_not_retrained(tmp_path, monkeypatch):
     cfg = tiny("gan")
     (first,) = train_toy(cfg, (2,), cache_dir=tmp_path, progress=False)
     path = cache_path(cfg, 2, tmp_path, (2,))
-    assert path == first.path and path.exists() and not list(tmp_path.glob(".*.tmp"))
+    assert path == first.path and path.exists() and not list(tmp_path.rglob(".tmp-*"))
     import bbcollapse.lab.toy_train as tt
 
     monkeypatch.setattr(tt, "_train_and_save", lambda *a, **k: pytest.fail("retrained a cached model"))

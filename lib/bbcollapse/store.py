@@ -48,12 +48,12 @@ import itertools
 import json
 import logging
 import os
-import secrets
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_write_bytes
 from ._progress import progress_bar
 from .blackbox import describe_batch, identity_of, sample_batch, shard_seed
 
@@ -127,49 +127,7 @@ def _npy_bytes(array) -> bytes:
     return buf.getvalue()
 
 
-def _fsync_dir(path: Path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _temp_token() -> str:
-    """The unpredictable part of a temporary file's name."""
-    return secrets.token_hex(8)
-
-
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-
-
-def _atomic_write(path: Path, data: bytes):
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
-
-    The temporary file is created afresh (``O_EXCL | O_NOFOLLOW``, an unpredictable name), so
-    a file or symlink planted in the directory is never written through; ``os.replace``
-    then swaps it in, replacing whatever is at ``path`` (a symlink included) without following it.
-    On a failed write (a full disk) the temporary file is removed.
-    """
-    for _ in range(16):
-        tmp = path.with_name(f".tmp-{_temp_token()}-{path.name}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | os.O_CLOEXEC, 0o644)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(errno.EEXIST, "no fresh temporary file name", str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _read_file(path: Path) -> bytes:
@@ -257,7 +215,7 @@ def check_probe(directory, sampler, descriptor, *, tol: float = PROBE_TOL) -> fl
     doc["probes"][key] = {**ids, "embeddings": now.tolist()}
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, json.dumps(doc, sort_keys=True).encode())
+        atomic_write_bytes(path, json.dumps(doc, sort_keys=True).encode())
     except OSError as exc:
         if exc.errno not in _READ_ONLY_ERRORS:
             raise _write_error(exc, PROBE, directory) from None
@@ -387,7 +345,7 @@ class EmbeddingStore:
 
     def _write(self, path: Path, data: bytes, what: str):
         try:
-            _atomic_write(path, data)
+            atomic_write_bytes(path, data)
         except OSError as exc:
             raise _write_error(exc, what, self.path) from None
 

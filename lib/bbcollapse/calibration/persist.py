@@ -23,14 +23,13 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write_bytes
 from ..blackbox import identity_of
 from ..diagnosis.jsonfile import write_text_atomic
 from .base import CalibratedSampler
@@ -69,19 +68,6 @@ class CalibratedFileError(ValueError):
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves no file or the whole one (fresh temporary, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def npy_bytes(array) -> bytes:
@@ -211,7 +197,7 @@ def save_calibrated(
         data = npy_bytes(arr)
         digest = sha256_bytes(data)
         renamed[name] = fname = f"{name}-{digest[:16]}.npy"  # named by content: an old save's files stay valid
-        write_bytes_atomic(d / STATE_DIR / fname, data)
+        atomic_write_bytes(d / STATE_DIR / fname, data)
         files[fname] = digest
     descriptor = getattr(sampler, "descriptor", None)
     doc = {

@@ -3,36 +3,26 @@
 Strict JSON has no NaN and no Infinity (Python's ``json`` writes both as bare words that other
 parsers reject).  :func:`strict` turns every non-finite float into ``null`` and records *why* in
 a ``{path: reason}`` map that the file carries under ``"null_reasons"``; :func:`write_json`
-writes the text to a fresh temporary file in the target's directory (``mkstemp``: a new name,
-never a planted link), flushes it to disk and renames it over the target, so a crash or a full
-disk leaves either the old file or the new one, never a truncated one.
+writes the text through the package's atomic writer (:mod:`bbcollapse._atomic`: a fresh temporary
+file in the target's directory, never a planted link, flushed and renamed over the target), so a
+crash or a full disk leaves either the old file or the new one, never a truncated one.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import FILE_MODE, atomic_write_bytes
+
 __all__ = ["strict", "dumps", "write_json", "write_text_atomic", "NULL_REASONS", "FILE_MODE"]
 
 #: Key under which a file lists the values written as null and why.
 NULL_REASONS = "null_reasons"
-
-
-def _file_mode() -> int:
-    """0o666 less the process umask: what ``open(path, "w")`` would have given the file."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-FILE_MODE = _file_mode()
 
 
 def _reason(x: float) -> str:
@@ -94,34 +84,10 @@ def dumps(value, *, reasons: dict | None = None, indent: int | None = 1) -> str:
 
 
 def write_text_atomic(path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same directory, fsync, rename)."""
+    """Write ``text`` (UTF-8) to ``path`` atomically, creating its directory (see :mod:`bbcollapse._atomic`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; give the file the mode a plain write would
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-    return path
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path, value, *, reasons: dict | None = None, indent: int | None = 1) -> Path:

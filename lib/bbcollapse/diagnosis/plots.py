@@ -12,14 +12,12 @@ a figure is drawn.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .jsonfile import FILE_MODE
+from .._atomic import atomic_path
 
 __all__ = ["montage_grid", "plot_curves", "plot_mccs_hist", "save_figures", "save_montages"]
 
@@ -110,15 +108,8 @@ def plot_mccs_hist(report, ax=None):
 
 def save_atomic(fig, path: Path) -> Path:
     """``fig.savefig(path)`` through a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, FILE_MODE)
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

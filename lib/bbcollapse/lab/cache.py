@@ -27,6 +27,8 @@ import re
 import time
 from pathlib import Path
 
+from .._atomic import atomic_write_bytes
+
 __all__ = [
     "append_json_line",
     "atomic_write_bytes",
@@ -42,22 +44,6 @@ __all__ = [
 ]
 
 _STEP = re.compile(r"^(G|resume)-step(\d{7})\.json$")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write_json(path: Path, obj) -> None:

@@ -20,7 +20,6 @@ bits (see :meth:`ToyConfig.key`), so the group is part of the cache key.
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._atomic import atomic_path
 from .._progress import progress_bar
 from ..blackbox.protocols import GaussianLatentModel
 from .toy_core import FORMAT_VERSION, Run, ToyConfig
@@ -134,9 +134,8 @@ def _save(path: Path, tensors: dict, metadata: dict) -> None:
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
 
 
 def _train_and_save(config: ToyConfig, seeds, cache_dir, progress) -> None:

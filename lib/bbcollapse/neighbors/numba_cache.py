@@ -24,6 +24,8 @@ import tempfile
 
 from numba import njit
 
+from .._atomic import atomic_write_bytes
+
 __all__ = ["cache_kernels", "drop_stale"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -82,10 +84,7 @@ def drop_stale(cache_path: str, directory: str = HERE) -> int:
             except OSError:
                 pass
     try:
-        tmp = f"{stamp}.{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(digest + "\n")
-        os.replace(tmp, stamp)
+        atomic_write_bytes(stamp, (digest + "\n").encode())
     except OSError:
         pass
     return removed

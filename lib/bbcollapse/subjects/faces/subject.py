@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._atomic import atomic_path
 from ..._validation import check_option
 from .generator import FaceDCGAN
 from .pipeline import reference_mean
@@ -84,9 +85,8 @@ def face_reference_mean(
     centre = reference_mean(descriptor.raw(sampler(seed, n).x), descriptor.dim)
     if path is not None:
         os.makedirs(cache_dir, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp.npy"
-        np.save(tmp, centre, allow_pickle=False)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".npy") as tmp:  # np.save appends .npy to any other name
+            np.save(tmp, centre, allow_pickle=False)
     return centre
 
 
