@@ -67,9 +67,9 @@ def _machine_line():
             flags = set(next((ln for ln in f if ln.startswith("flags")), ":").split(":", 1)[1].split())
     except OSError:
         pass
-    isa = [
-        f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8") if f in flags
-    ]
+    from engine_cases import ISA_FLAGS  # numpy only: safe before the ISA cap's libraries load
+
+    isa = [f for f in ISA_FLAGS if f in flags]
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
     cap = os.environ.get("BBCOLLAPSE_BENCH_ISA")
     capped = f" (run capped at {cap.upper()}: {', '.join(f'{k}={v}' for k, v in ISA_CAPS[cap].items())})" if cap else ""
