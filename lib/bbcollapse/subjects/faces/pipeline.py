@@ -153,6 +153,10 @@ def pipelined(
     initializer : optional callable run once in each worker thread (e.g. to set flush-to-zero)
     workers : chunks embedded at once, each in its own thread (at most ``workers`` in flight)
 
+    Each worker thread runs torch on the caller's ``torch.get_num_threads()``: torch's thread count
+    is kept per thread, and a new thread's convolutions otherwise run on OpenMP's default team
+    (every core) whatever the caller set.
+
     Returns
     -------
     (n, dim) float32
@@ -168,7 +172,7 @@ def pipelined(
             out[s : s + len(e)] = e
             bar.update(len(e))
 
-        with ThreadPoolExecutor(max_workers=int(workers), initializer=initializer) as pool:
+        with ThreadPoolExecutor(max_workers=int(workers), initializer=_worker_init(initializer)) as pool:
             pending = deque()
             for s in range(0, n, step):
                 x = prepare(s, min(n, s + step))
@@ -178,3 +182,17 @@ def pipelined(
             while pending:
                 finish(pending.popleft())
     return out
+
+
+def _worker_init(initializer):
+    """Worker initializer: the caller's torch thread count (where torch is loaded), then ``initializer``."""
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+
+    def init():
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if initializer is not None:
+            initializer()
+
+    return init
