@@ -219,6 +219,9 @@ def test_loop_doc_runs(tmp_path, monkeypatch):
     import json
 
     comparison = json.loads((tmp_path / "cli" / "calibrated" / "comparison.json").read_text())
+    figure = tmp_path / "cli" / "calibrated" / "before_after.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # written whole, through the atomic writer
+    assert not list(figure.parent.glob(".tmp-*"))
     old = comparison["old_worst"]
     assert old["difference_ci"][1] < 0 and old["p_value"] < 0.01  # the old I_w's MCCS fell, on fresh samples
     assert comparison["old_worst_mass"]["after"] < 0.5 * comparison["old_worst_mass"]["before"]

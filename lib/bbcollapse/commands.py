@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_path
 from ._progress import progress_bar
 from ._validation import check_int
 from .blackbox import BlackBoxError, describe_batch, identity_of, sample_batch, shard_seed
@@ -237,7 +238,8 @@ def plot_before_after(before: Report, after: Report, comparison: dict, path: Pat
     lo, hi = d["difference_ci"]
     ax2.set_title(f"difference {d['difference']:+.4f} [{lo:+.4f}, {hi:+.4f}], p = {d['p_value']:.3g}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:  # never a half-written figure beside the saved sampler
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
 
