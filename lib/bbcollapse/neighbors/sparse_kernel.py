@@ -17,8 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .numba_cache import cache_kernels
-from .numba_reducer import dot64, n_le, s_unnorm
-from .topk_kernels import merge_row, sort_by_dist_index
+from .numba_reducer import dot64, merge_row, n_le, s_unnorm, sort_by_dist_index
 
 __all__ = ["count_tile", "sparse_tile"]
 
