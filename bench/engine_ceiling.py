@@ -137,10 +137,9 @@ def _reduce(red, tile, cx, thr, lut, lut_nt, band, do_ssum, ex, use_ex, n_exact)
     from bbcollapse.neighbors.numba_reducer import reduce_tile
 
     p = red.plan
-    near_q, near_m = red.near_ex if use_ex else red.near
     reduce_tile(
-        tile, red.a64, cx, 0, 0, 0, lut, lut_nt, near_q, near_m, red.t_asc, float(band), float(red.cos_theta),
-        float(p.theta), do_ssum, red.hist, red.ssum, red.top_d, red.top_i, thr, ex, use_ex, red.s_tab, float(red.inv_h),
+        tile, red.a64, cx, 0, 0, 0, lut, lut_nt, red.t_asc, float(band), float(red.cos_theta), float(p.theta),
+        do_ssum, red.hist, red.ssum, red.top_d, red.top_i, thr, ex, use_ex, red.s_tab, float(red.inv_h),
         red.use_tab, n_exact,
     )  # fmt: skip
 

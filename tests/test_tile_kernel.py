@@ -318,31 +318,3 @@ def test_similarity_table_matches_direct_evaluation():
         want = np.expm1(np.maximum(0.0, theta - d))
         np.testing.assert_allclose(got, want, rtol=0, atol=2e-14)
     assert build_s_table(0.71) is None  # t_max near sqrt(2): evaluated directly instead
-
-
-def test_near_table_gives_the_bin_of_every_value_near_a_special_bucket():
-    """build_near_table against counting every threshold (float64), for values within band of a bucket.
-
-    Thresholds include a duplicate (a radius on a grid point: m = 2) and two distinct thresholds 1e-5 apart
-    in one bucket (q = -1: the kernel falls back to counting them all).
-    """
-    from bbcollapse.neighbors.tables import build_bin_lut, build_near_table
-
-    grid = np.cos(np.pi * np.linspace(0.1, 0.5, 41))
-    t_asc = np.sort(np.concatenate([grid, [np.cos(np.pi * 0.25)], [0.3, 0.3 + 1e-5]]))
-    band, n_b = 8e-6, 8192
-    lut = build_bin_lut(t_asc, band, None, n_b)
-    q, m = build_near_table(t_asc, band, n_b)
-    assert ((lut == -1) == (m > 0)).all()  # special exactly where thresholds are in range
-    assert (q[m == 2] >= 0).any() and (q[m == 2] == -1).any()  # the duplicate and the distinct pair
-    s = n_b / 2.0
-    rng = np.random.default_rng(0)
-    for b in np.flatnonzero(q >= 0):
-        c = (b / s - 1.0 + rng.random(200) / s).astype(np.float32)  # float32 cosines ...
-        c = c[np.minimum(np.maximum(c * np.float32(s) + np.float32(s), 0), n_b - 1).astype(np.int32) == b]  # ... of b
-        c = c.astype(np.float64)
-        t = t_asc[q[b]]
-        x = np.concatenate([c, c + band, c - band, [t, np.nextafter(t, -1), np.nextafter(t, 2)]])  # and within band
-        want = np.searchsorted(t_asc, x, side="right")  # thresholds <= x: a tie counts
-        got = q[b] + m[b] * (x >= t)
-        np.testing.assert_array_equal(got, want)

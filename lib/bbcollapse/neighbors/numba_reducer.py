@@ -44,7 +44,7 @@ from numba import njit, prange
 from .numba_cache import cache_kernels
 from .plan import Plan, band64, ieee_float32
 from .stats import NeighborStats
-from .tables import LUT_BUCKETS, SPECIAL, build_bin_lut, build_near_table, build_s_table
+from .tables import LUT_BUCKETS, SPECIAL, build_bin_lut, build_s_table
 
 __all__ = [
     "NumbaReducer",
@@ -220,8 +220,6 @@ def reduce_tile(
     gidx0,  # global sample index of chunk column 0
     lut,  # (n_buckets,) int32: bin, or -1 (special)
     lut_nt,  # (n_buckets,) int32: the same without the similarity region (-1 only near a threshold)
-    near_q,  # (n_buckets,) int32: the one threshold near a bucket of lut_nt's -1 (tables.build_near_table), or -1
-    near_m,  # (n_buckets,) int32: how many thresholds share its value
     t_asc,  # (n_t,) float64
     band,
     cos_theta,  # float64 (ignored unless do_ssum)
@@ -352,23 +350,13 @@ def reduce_tile(
                 cd = np.float64(crow[j])
                 have = False
                 ce = 0.0
-                b = idx[j]
-                v = lut_nt[b]
+                v = lut_nt[idx[j]]
                 if v == special:  # near a threshold: its bin may need the float64 cosine
-                    q0 = near_q[b]
-                    if q0 >= 0:  # one threshold value within band of the bucket: one compare, not n_le
-                        tq = t_asc[q0]
-                        v = q0 + near_m[b] * (cd >= tq)
-                        if abs(cd - tq) <= band:
-                            ce = dot64(a64, i, cx, col0 + j)
-                            have = True
-                            v = q0 + near_m[b] * (ce >= tq)
-                    else:
-                        v = n_le(t_asc, cd)
-                        if (v > 0 and cd - t_asc[v - 1] <= band) or (v < nbins - 1 and t_asc[v] - cd <= band):
-                            ce = dot64(a64, i, cx, col0 + j)
-                            have = True
-                            v = n_le(t_asc, ce)
+                    v = n_le(t_asc, cd)
+                    if (v > 0 and cd - t_asc[v - 1] <= band) or (v < nbins - 1 and t_asc[v] - cd <= band):
+                        ce = dot64(a64, i, cx, col0 + j)
+                        have = True
+                        v = n_le(t_asc, ce)
                 sub[v] += 1
                 if do_ssum and not sep_ssum and cd > cos_theta - band:
                     # float64 cosine: arccos is ill-conditioned near cos = 1 (duplicates),
@@ -489,12 +477,10 @@ class NumbaReducer:
         )
         self.t_asc = np.ascontiguousarray(plan.t_asc, dtype=np.float64)
         self.lut_nt = build_bin_lut(plan.t_asc, plan.band, None, n_buckets)
-        self.near = build_near_table(plan.t_asc, plan.band, n_buckets)
         # A dense tile is binned from its float64 GEMM directly: only pairs within band64 of a
         # threshold (float64 rounding, any summation order) take a float64 dot product.
         self.band64 = band64(self.dim)
         self.lut_ex = build_bin_lut(plan.t_asc, self.band64, None, n_buckets)
-        self.near_ex = build_near_table(plan.t_asc, self.band64, n_buckets)
         self.hist = np.zeros((self.m, len(self.t_asc) + 1), dtype=np.int64)
         self.ssum = np.zeros(self.m, dtype=np.float64)
         self.top_d = np.full((self.m, plan.k), np.inf)
@@ -575,10 +561,8 @@ class NumbaReducer:
             self.tiles_dense += 1
         self.tiles += 1
         self._n_exact[:] = 0
-        tile, lut, lut_nt, near, band = (
-            (ex, self.lut_ex, self.lut_ex, self.near_ex, self.band64)
-            if use_ex
-            else (out.numpy(), self.lut, self.lut_nt, self.near, plan.band)
+        tile, lut, lut_nt, band = (
+            (ex, self.lut_ex, self.lut_ex, self.band64) if use_ex else (out.numpy(), self.lut, self.lut_nt, plan.band)
         )
         reduce_tile(
             tile,
@@ -589,8 +573,6 @@ class NumbaReducer:
             int(offset),
             lut,
             lut_nt,
-            near[0],
-            near[1],
             self.t_asc,
             float(band),
             float(self.cos_theta),

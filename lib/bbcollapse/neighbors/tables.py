@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-__all__ = ["LUT_BUCKETS", "S_TABLE_NODES", "SPECIAL", "build_bin_lut", "build_near_table", "build_s_table"]
+__all__ = ["LUT_BUCKETS", "S_TABLE_NODES", "SPECIAL", "build_bin_lut", "build_s_table"]
 
 #: Number of buckets of the cosine -> histogram-bin lookup table.
 LUT_BUCKETS = 8192
@@ -33,15 +33,6 @@ def build_bin_lut(t_asc: np.ndarray, band: float, cos_theta: float | None, n_buc
     -------
     lut : (n_buckets,) int32
     """
-    lo, hi, first_ge_lo, count_le_hi = _bucket_ranges(t_asc, band, n_buckets)
-    special = count_le_hi > first_ge_lo
-    if cos_theta is not None:
-        special |= hi > cos_theta - band
-    return np.where(special, SPECIAL, first_ge_lo).astype(np.int32)
-
-
-def _bucket_ranges(t_asc: np.ndarray, band: float, n_buckets: int):
-    """Each bucket's widened cosine range [lo, hi] and the thresholds in it: (lo, hi, #t < lo, #t <= hi)."""
     s = n_buckets / 2.0
     # x = c * s + s in float32: c * s is exact (s is a power of two) and the sum rounds by at
     # most ulp(2 s) / 2 = n_buckets * 2**-25 buckets (<= 1/128 for n_buckets <= 2**18): widen by 1/64.
@@ -53,27 +44,10 @@ def _bucket_ranges(t_asc: np.ndarray, band: float, n_buckets: int):
     hi[-1] = np.inf
     first_ge_lo = np.searchsorted(t_asc, lo, side="left")  # #thresholds < lo
     count_le_hi = np.searchsorted(t_asc, hi, side="right")  # #thresholds <= hi
-    return lo, hi, first_ge_lo, count_le_hi
-
-
-def build_near_table(t_asc: np.ndarray, band: float, n_buckets: int = LUT_BUCKETS):
-    """For the buckets that thresholds make special (:func:`build_bin_lut` without theta): the one threshold.
-
-    Returns ``(q, m)``, int32 arrays over the buckets: where every threshold in a bucket's widened range
-    has the same value (one threshold, or a radius equal to a grid point), ``q`` is the index in
-    ``t_asc`` of the first and ``m`` their number, so a cosine ``x`` of the bucket, or any value within
-    ``band`` of it, has bin ``q + m * (x >= t_asc[q])``; ``q = -1`` elsewhere (no threshold in range, or
-    distinct ones: the kernel then counts all thresholds).  The range holds every threshold within
-    ``band`` of any cosine of the bucket, so no threshold outside it can change such a bin.
-    """
-    t_asc = np.asarray(t_asc, dtype=np.float64)
-    _, _, first, last = _bucket_ranges(t_asc, band, n_buckets)
-    m = last - first
-    q = np.where(m > 0, first, -1)
-    inside = np.flatnonzero(m > 1)
-    distinct = t_asc[first[inside]] != t_asc[last[inside] - 1]
-    q[inside[distinct]] = -1
-    return q.astype(np.int32), m.astype(np.int32)
+    special = count_le_hi > first_ge_lo
+    if cos_theta is not None:
+        special |= hi > cos_theta - band
+    return np.where(special, SPECIAL, first_ge_lo).astype(np.int32)
 
 
 def build_s_table(theta: float, n_nodes: int = S_TABLE_NODES):
