@@ -61,14 +61,10 @@ def _machine_line():
     """One line naming the CPU's vector / matrix ISA flags and the load average (results depend on both)."""
     import os
 
-    flags = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(next((ln for ln in f if ln.startswith("flags")), ":").split(":", 1)[1].split())
-    except OSError:
-        pass
-    from engine_cases import ISA_FLAGS  # numpy only: safe before the ISA cap's libraries load
+    from bbcollapse.neighbors.prefilter import cpu_flags  # loads neither torch, numba nor faiss
+    from engine_cases import ISA_FLAGS
 
+    flags = cpu_flags()
     isa = [f for f in ISA_FLAGS if f in flags]
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
     cap = os.environ.get("BBCOLLAPSE_BENCH_ISA")

@@ -69,20 +69,30 @@ def _fresh_temp(path: Path, suffix: str) -> tuple[int, Path]:
     raise FileExistsError(errno.EEXIST, "no fresh temporary file name", str(path.parent))
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and durably; returns ``path``."""
-    path = Path(path)
-    fd, tmp = _fresh_temp(path, "")
+@contextlib.contextmanager
+def _replacing(path: Path, suffix: str):
+    """Yield (fd, temporary path) beside ``path``; on success rename it over ``path``, on an error remove it.
+
+    The caller writes, flushes and closes ``fd`` inside the block.
+    """
+    fd, tmp = _fresh_temp(path, suffix)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield fd, tmp
         os.replace(tmp, path)
     except Exception:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and durably; returns ``path``."""
+    path = Path(path)
+    with _replacing(path, "") as (fd, _):
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
     return path
 
 
@@ -94,18 +104,11 @@ def atomic_path(path, suffix: str = ""):
     and ``safetensors.torch.save_file``.  When the block ends without an error the file is flushed
     and renamed over ``path``; otherwise it is removed.
     """
-    path = Path(path)
-    fd, tmp = _fresh_temp(path, suffix)
-    os.close(fd)
-    try:
+    with _replacing(Path(path), suffix) as (fd, tmp):
+        os.close(fd)
         yield str(tmp)
         fd = os.open(tmp, os.O_RDONLY | _NOFOLLOW | os.O_CLOEXEC)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
