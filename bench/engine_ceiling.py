@@ -178,7 +178,7 @@ def _case(gen, rows, warm_chunks, theta, radius, k, reps, window=0.2):
     tile, lut, lut_nt, band = (
         (t64, red.lut_ex, red.lut_ex, red.band64) if dense else (t32, red.lut, red.lut_nt, plan.band)
     )
-    clean = np.maximum(lut_nt, 0).astype(np.int32)  # no special buckets: every pair on the fast path
+    clean = np.maximum(lut_nt, 0).astype(lut_nt.dtype)  # no special buckets: every pair on the fast path
     no_topk = np.full(rows, np.inf)
 
     def variant(lut_a, lut_b, do_ssum, thr_v):

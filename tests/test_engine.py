@@ -50,6 +50,27 @@ def test_matches_float64_brute_force(rng, backend, dim):
     assert st.n_samples == samples.shape[0]
 
 
+@pytest.mark.parametrize("n_grid", [41, 200, 300])
+def test_fine_grids_stay_exact(rng, n_grid):
+    # The fused kernel's bucket -> bin table is int8 up to 126 thresholds and int16 beyond:
+    # a 300-point grid (301 bins) must take the wider table and still equal float64.
+    from bbcollapse.neighbors.tables import build_bin_lut
+
+    grid = np.linspace(0.0, 1.0, n_grid)
+    t_asc = np.sort(np.cos(np.pi * grid))
+    lut = build_bin_lut(t_asc, 1e-6, None)
+    assert lut.max() > 127 or n_grid + 1 <= 127  # bins beyond int8's range occur, and fit
+    assert lut.dtype == (np.int8 if n_grid + 1 <= 127 else np.int16)
+    dim = 16
+    pts = rand_unit(rng, 2200, dim, np.float32)
+    pts[1000:1100] = pts[0]  # duplicates: pairs at distance 0, on the grid's first point
+    anchors, samples = pts[:100], pts[100:]
+    st = bb.neighbor_stats(anchors=anchors, samples=samples, grid=grid, radii=grid[::7], backend="numba", chunk=700)
+    counts, curve, _, _, _ = brute(anchors, samples, grid[::7], grid, 0.3, 1)
+    np.testing.assert_array_equal(st.curve, curve)
+    np.testing.assert_array_equal(st.counts, counts)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_pairs_exactly_on_thresholds_are_counted(backend):
     # a = e1 and b_j at distance exactly g_j: in float64 <a, b_j> == cos(pi g_j) bit for bit.

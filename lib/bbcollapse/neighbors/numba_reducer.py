@@ -218,8 +218,8 @@ def reduce_tile(
     row0,  # global anchor row of tile row 0
     col0,  # chunk column of tile column 0
     gidx0,  # global sample index of chunk column 0
-    lut,  # (n_buckets,) int32: bin, or -1 (special)
-    lut_nt,  # (n_buckets,) int32: the same without the similarity region (-1 only near a threshold)
+    lut,  # (n_buckets <= 2**16,) int8/16/32: bin, or -1 (special)
+    lut_nt,  # (n_buckets,) the same without the similarity region (-1 only near a threshold)
     t_asc,  # (n_t,) float64
     band,
     cos_theta,  # float64 (ignored unless do_ssum)
@@ -264,7 +264,7 @@ def reduce_tile(
         r_end = (blk + 1) * mb // n_blk
         n_ex = 0
         sub = np.zeros(N_SUB * nbins, dtype=np.int64)
-        idx = np.empty(nc, dtype=np.int32)  # bucket of each cosine of the row
+        idx = np.empty(nc, dtype=np.uint16)  # bucket of each cosine of the row (n_buckets <= 2**16)
         tbuf = np.empty(nc if sep_ssum else 1, dtype=np.float64)  # table coordinate, then kernel value
         kbuf = np.empty(nc if sep_ssum else 1, dtype=np.uint32)  # table interval of each pair
         lanes = np.empty(8, dtype=np.float64)  # partial sums of the kernel over a row
@@ -287,22 +287,24 @@ def reduce_tile(
             # Pass 1 (vectorised): bucket of every cosine; flag the 64-blocks holding
             # top-k candidates.
             # A fixed trip count of 64 over slices vectorises (min(nc, j0 + 64) - j0 did not: 2x slower).
+            # uint16 buckets, counted in a loop of their own, vectorise fully: 0.56-0.59 against
+            # 0.74-0.84 ns/pair for int32 buckets counted in the same loop (one thread, planted).
             n_above = 0
             for jb in range(n_full):
                 rsub = crow[jb * 64 : jb * 64 + 64]
                 isub = idx[jb * 64 : jb * 64 + 64]
+                for j in range(64):
+                    isub[j] = np.uint16(min(max(rsub[j] * s + s, zero), bmax))
                 cnt = 0
                 for j in range(64):
-                    c = rsub[j]
-                    isub[j] = np.int32(min(max(c * s + s, zero), bmax))
-                    cnt += c >= thr32
+                    cnt += rsub[j] >= thr32
                 blk_above[jb] = cnt
                 n_above += cnt
             if n_full < n_jb:
                 cnt = 0
                 for j in range(n_full * 64, nc):
                     c = crow[j]
-                    idx[j] = np.int32(min(max(c * s + s, zero), bmax))
+                    idx[j] = np.uint16(min(max(c * s + s, zero), bmax))
                     cnt += c >= thr32
                 blk_above[n_full] = cnt
                 n_above += cnt
