@@ -204,6 +204,12 @@ def _case(gen, rows, warm_chunks, theta, radius, k, reps, window=0.2):
         floor_compare=cpu_best(lambda: floor_compare(tile, tile.dtype.type(0.5)), reps, window) * ns,
         floor_histogram=cpu_best(lambda: floor_histogram(tile, clean, nbins, len(clean)), reps, window) * ns,
     )
+    if not dense:
+        from engine_split import split_probe
+
+        res.update(
+            split_probe(np.ascontiguousarray(anchors, np.float32), c32.numpy(), red.t_asc, cpu_best, reps, window)
+        )
     if dense:
         floor_ssum(t64[:64], red.s_tab, red.inv_h)
         res["floor_ssum"] = cpu_best(lambda: floor_ssum(t64, red.s_tab, red.inv_h), reps, window) * ns
@@ -232,6 +238,14 @@ def ceiling_benchmark(scale="default", log=print):
         all_stats_read_once=(g + planted["floor_compare"]) / g,
         # ... plus the float64 cosines the s-sum needs inside theta, at the cost the engine pays for them
         all_stats_exact_ceiling=(g + min(planted["floor_histogram"], planted["fast_binning"]) + planted["ssum_region"])
+        / g,
+        # the same with the split-bf16 GEMM (engine_split): plus a float32 dot per pair it leaves undecided
+        all_stats_split_floor=(
+            planted["gemm_split"]
+            + min(planted["floor_histogram"], planted["fast_binning"])
+            + planted["split_undecided"] * planted["split_dot_ns"]
+            + planted["ssum_region"]
+        )
         / g,
         # clustered: the float64 GEMM plus the minimal binning and the minimal s-sum of every pair
         clustered_now=(clustered["gemm64"] + clustered["reduce"]) / gc if clustered["dense"] else math.nan,
@@ -283,6 +297,12 @@ def format_ceiling(c):
         f"binning {c['all_stats_ceiling']:.2f}x; reading the tile once {c['all_stats_read_once']:.2f}x; plus the "
         f"s-sum's float64 cosines inside theta {c['all_stats_exact_ceiling']:.2f}x; target 1.6x "
         f"{verdict(c['all_stats_exact_ceiling'], 1.6)}",
+        f"  split bf16 GEMM (engine_split: two bf16 parts per vector, inner dimension 3D, float32 sum within "
+        f"{p['split_bound']:.1e} of float64; largest error seen {p['split_error_used']:.2f} of that beyond the output "
+        f"rounding): {p['gemm_split']:.3f} ({p['gemm_split'] / p['gemm32']:.2f}x float32); its bf16 output leaves "
+        f"{100 * p['split_undecided']:.2f}% of the pairs undecided between bins "
+        f"({100 * p['split_undecided_nearest']:.2f}% if it rounds to nearest), each a float32 dot product of "
+        f"{p['split_dot_ns']:.1f} ns (warm cache); floor of a split path {c['all_stats_split_floor']:.2f}x",
         f"  clustered (every pair inside theta; float64 tile: {q['dense']}): reduction {q['reduce']:.3f} = {part(q)}",
         f"    floors: compare + count {q['floor_compare']:.3f}; binning {q['floor_histogram']:.3f}; s-sum table at "
         f"every pair {q.get('floor_ssum', math.nan):.3f}",

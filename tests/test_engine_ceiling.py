@@ -52,13 +52,68 @@ def test_verdict_and_report_follow_the_figures():
     part = dict(
         gemm32=2.0, gemm64=4.0, gemm_bf16=0.4, reduce=2.0, fast_binning=1.2, topk=0.2, near_threshold=0.2,
         ssum_region=0.4, float64_per_pair=0.004, floor_compare=0.3, floor_histogram=1.0, dense=False,
+        gemm_split=0.8, split_undecided=0.02, split_undecided_nearest=0.01, split_dot_ns=14.0, split_bound=7e-5,
+        split_error_used=0.1,
     )  # fmt: skip
     c = dict(
         tile=[2048, 4096], planted=part, clustered=dict(part, dense=True, floor_ssum=2.0), all_stats_now=2.0,
-        all_stats_ceiling=1.5, all_stats_read_once=1.15, all_stats_exact_ceiling=1.55, clustered_now=3.0,
-        clustered_ceiling=3.6, clustered_read_once=2.15, load_average=[1.0, 1.0, 1.0],
+        all_stats_ceiling=1.5, all_stats_read_once=1.15, all_stats_exact_ceiling=1.55, all_stats_split_floor=1.4,
+        clustered_now=3.0, clustered_ceiling=3.6, clustered_read_once=2.15, load_average=[1.0, 1.0, 1.0],
     )  # fmt: skip
     out = ec.format_ceiling(c)
     assert "target 1.6x reachable in principle (ceiling 1.55x <= 1.6x)" in out
     assert "target 2.5x out of reach on this machine (ceiling 3.60x > 2.5x)" in out
     assert not math.isnan(c["clustered_ceiling"])
+
+
+def test_split_bf16_gemm_stays_within_its_bound_and_one_part_does_not():
+    """The split probe's bound (bench/engine_split.py) holds for the GEMM it times; a single bf16 part breaks it."""
+    import torch
+
+    import engine_split as es
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((256, 128))
+    x[128:] = x[0] + 0.05 * x[128:]  # near-parallel: cosines near 1, where the output rounding is largest
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    exact = x @ x.T
+    err = es.split_error_bound(128)
+    v = torch.mm(es.split_operand(x, "a"), es.split_operand(x, "b").T).double().numpy()
+    assert np.all(np.abs(v - exact) <= es.REL_OUT * np.abs(v) + err)
+    h = torch.from_numpy(es.rne_bf16(x.astype(np.float32)))
+    one = torch.mm(h.to(torch.bfloat16), h.to(torch.bfloat16).T).double().numpy()
+    assert np.any(np.abs(one - exact) > es.REL_OUT * np.abs(one) + err)
+
+
+def test_rne_bf16_is_round_to_nearest_even():
+    import torch
+
+    import engine_split as es
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(20000).astype(np.float32)
+    ties = (rng.integers(0x0080, 0x7F00, 2000).astype(np.uint32) << np.uint32(16)) | np.uint32(0x8000)  # exact halves
+    x = np.concatenate([x, ties.view(np.float32)])
+    want = torch.from_numpy(x).to(torch.bfloat16).float().numpy()
+    np.testing.assert_array_equal(es.rne_bf16(x), want)
+    # and by definition: no bf16 number is nearer
+    r = es.rne_bf16(x).astype(np.float64)
+    ulp = 2.0 ** (np.floor(np.log2(np.abs(r))) - 7)
+    assert np.all(np.abs(r - x) <= ulp / 2)
+
+
+def test_undecided_table_matches_a_direct_check():
+    import engine_split as es
+
+    t = np.sort(np.cos(np.pi * np.linspace(0, 0.5, 41)))
+    err, rel = 7e-5, 2.0**-7
+    tab = es.undecided_table(t, err, rel)
+    pat = np.arange(65536, dtype=np.uint32) << np.uint32(16)
+    with np.errstate(invalid="ignore"):
+        val = pat.view(np.float32).astype(np.float64)
+    fin = np.isfinite(val)
+    w = rel * np.abs(val[fin]) + err
+    direct = (np.abs(val[fin][:, None] - t[None, :]) <= w[:, None] + 2.0**-125).any(axis=1)
+    np.testing.assert_array_equal(tab[fin], direct)
+    assert tab[~fin].all()
+    assert 0 < tab[fin].mean() < 0.5
