@@ -204,15 +204,15 @@ def _case(gen, rows, warm_chunks, theta, radius, k, reps, window=0.2):
         floor_compare=cpu_best(lambda: floor_compare(tile, tile.dtype.type(0.5)), reps, window) * ns,
         floor_histogram=cpu_best(lambda: floor_histogram(tile, clean, nbins, len(clean)), reps, window) * ns,
     )
-    if not dense:
+    if dense:
+        floor_ssum(t64[:64], red.s_tab, red.inv_h)
+        res["floor_ssum"] = cpu_best(lambda: floor_ssum(t64, red.s_tab, red.inv_h), reps, window) * ns
+    else:
         from engine_split import split_probe
 
         res.update(
             split_probe(np.ascontiguousarray(anchors, np.float32), c32.numpy(), red.t_asc, cpu_best, reps, window)
         )
-    if dense:
-        floor_ssum(t64[:64], red.s_tab, red.inv_h)
-        res["floor_ssum"] = cpu_best(lambda: floor_ssum(t64, red.s_tab, red.inv_h), reps, window) * ns
     return res
 
 

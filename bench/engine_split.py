@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-U_BF16 = 2.0**-8
-U_F32 = 2.0**-24
+from bbcollapse.neighbors.prefilter import U_BF16, U_F32
+
 REL_OUT = 2.0**-7  # faithful rounding to bf16: |s - v| <= 2^-7 |v|
 _TINY = 2.0**-125
 
