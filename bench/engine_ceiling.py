@@ -247,6 +247,13 @@ def ceiling_benchmark(scale="default", log=print):
             + planted["ssum_region"]
         )
         / g,
+        # ... and with MKL's float32-output split GEMM: nothing undecided (the wider band's float64 rechecks aside)
+        all_stats_split_f32_floor=(
+            planted["gemm_split_f32"]
+            + min(planted["floor_histogram"], planted["fast_binning"])
+            + planted["ssum_region"]
+        )
+        / g,
         # clustered: the float64 GEMM plus the minimal binning and the minimal s-sum of every pair
         clustered_now=(clustered["gemm64"] + clustered["reduce"]) / gc if clustered["dense"] else math.nan,
         clustered_ceiling=(
@@ -303,6 +310,9 @@ def format_ceiling(c):
         f"{100 * p['split_undecided']:.2f}% of the pairs undecided between bins "
         f"({100 * p['split_undecided_nearest']:.2f}% if it rounds to nearest), each a float32 dot product of "
         f"{p['split_dot_ns']:.1f} ns (warm cache); floor of a split path {c['all_stats_split_floor']:.2f}x",
+        f"  the same split through MKL's bf16 -> float32 GEMM (torch's cblas_gemm_bf16bf16f32; nothing undecided; "
+        f"largest error {p['split_f32_error_used']:.2f} of the bound): {p['gemm_split_f32']:.3f} "
+        f"({p['gemm_split_f32'] / p['gemm32']:.2f}x float32); floor of that path {c['all_stats_split_f32_floor']:.2f}x",
         f"  clustered (every pair inside theta; float64 tile: {q['dense']}): reduction {q['reduce']:.3f} = {part(q)}",
         f"    floors: compare + count {q['floor_compare']:.3f}; binning {q['floor_histogram']:.3f}; s-sum table at "
         f"every pair {q.get('floor_ssum', math.nan):.3f}",

@@ -14,9 +14,18 @@ fraction of such *undecided* pairs (with faithful and with nearest rounding), th
 dot product per undecided pair (in a warm cache), and the largest error it saw against float64 as a
 fraction of the bound.  The split path's floor is then the split GEMM plus the binning floor plus the
 undecided pairs' dot products (plus the s-sum region, as for the float32 path).
+
+A GEMM that *writes float32* from bf16 operands would leave no pair undecided.  torch does not expose
+one, but its CPU library carries MKL's ``cblas_gemm_bf16bf16f32`` (AMX kernels); :func:`mkl_bf16_gemm`
+binds it through ctypes, and the probe times the split GEMM through it too (``gemm_split_f32``; NaN where
+the symbol is missing) and checks its output against float64 within :func:`split_error_bound`.
 """
 
 from __future__ import annotations
+
+import ctypes
+import functools
+import os
 
 import numpy as np
 from numba import njit
@@ -80,6 +89,32 @@ def undecided_table(t_asc: np.ndarray, err: float, rel: float) -> np.ndarray:
     return (np.searchsorted(t_asc, v0 + w, side="right") > np.searchsorted(t_asc, v0 - w, side="left")) | ~fin
 
 
+@functools.lru_cache(maxsize=1)
+def mkl_bf16_gemm():
+    """MKL's ``cblas_gemm_bf16bf16f32`` (bf16 operands, float32 sum and output) from torch's CPU library, or None."""
+    try:
+        import torch
+
+        fn = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")).cblas_gemm_bf16bf16f32
+    except (OSError, AttributeError, ImportError):
+        return None
+    i, p = ctypes.c_int, ctypes.c_void_p
+    fn.restype, fn.argtypes = None, [i, i, i, i, i, i, ctypes.c_float, p, i, p, i, ctypes.c_float, p, i]
+    return fn
+
+
+def split_gemm_f32(sa, sc, out: np.ndarray) -> np.ndarray:
+    """out (m, n) float32 = sa . sc^T for bf16 torch tensors sa (m, K), sc (n, K), through MKL (row-major, B^T)."""
+    m, k = sa.shape
+    n = sc.shape[0]
+    fn = mkl_bf16_gemm()
+    fits = fn is not None and sc.shape[1] == k and sa.is_contiguous() and sc.is_contiguous()
+    if not fits or out.shape != (m, n) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"split_gemm_f32: {tuple(sa.shape)} x {tuple(sc.shape)} -> {out.shape} (MKL found: {fn})")
+    fn(101, 111, 112, m, n, k, 1.0, sa.data_ptr(), k, sc.data_ptr(), k, 0.0, out.ctypes.data, n)
+    return out
+
+
 @njit(fastmath={"reassoc"})
 def dot_rows(a32, c32, ii, jj):
     """float32 dot products of the pairs (ii[q], jj[q]), summed (what each undecided pair needs at least)."""
@@ -114,7 +149,12 @@ def split_probe(a32: np.ndarray, c32: np.ndarray, t_asc: np.ndarray, cpu_best, r
     v = out.to(torch.float64).numpy()
     exact = a32.astype(np.float64) @ c32.astype(np.float64).T
     used = np.abs(v - exact) - REL_OUT * np.abs(v)  # the part the output rounding does not explain
-    return dict(
+    f32 = dict(gemm_split_f32=np.nan, split_f32_error_used=np.nan)
+    if mkl_bf16_gemm() is not None:
+        o32 = np.empty((rows, cols), dtype=np.float32)
+        f32["gemm_split_f32"] = cpu_best(lambda: split_gemm_f32(sa, sc, o32), reps, window) * ns
+        f32["split_f32_error_used"] = float(np.abs(o32 - exact).max() / err)
+    return f32 | dict(
         gemm_split=gemm,
         split_undecided=float(faithful.mean()),
         split_undecided_nearest=float(nearest.mean()),

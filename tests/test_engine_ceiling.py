@@ -53,17 +53,44 @@ def test_verdict_and_report_follow_the_figures():
         gemm32=2.0, gemm64=4.0, gemm_bf16=0.4, reduce=2.0, fast_binning=1.2, topk=0.2, near_threshold=0.2,
         ssum_region=0.4, float64_per_pair=0.004, floor_compare=0.3, floor_histogram=1.0, dense=False,
         gemm_split=0.8, split_undecided=0.02, split_undecided_nearest=0.01, split_dot_ns=14.0, split_bound=7e-5,
-        split_error_used=0.1,
+        split_error_used=0.1, gemm_split_f32=1.0, split_f32_error_used=0.05,
     )  # fmt: skip
     c = dict(
         tile=[2048, 4096], planted=part, clustered=dict(part, dense=True, floor_ssum=2.0), all_stats_now=2.0,
         all_stats_ceiling=1.5, all_stats_read_once=1.15, all_stats_exact_ceiling=1.55, all_stats_split_floor=1.4,
-        clustered_now=3.0, clustered_ceiling=3.6, clustered_read_once=2.15, load_average=[1.0, 1.0, 1.0],
+        all_stats_split_f32_floor=1.6, clustered_now=3.0, clustered_ceiling=3.6, clustered_read_once=2.15,
+        load_average=[1.0, 1.0, 1.0],
     )  # fmt: skip
     out = ec.format_ceiling(c)
     assert "target 1.6x reachable in principle (ceiling 1.55x <= 1.6x)" in out
     assert "target 2.5x out of reach on this machine (ceiling 3.60x > 2.5x)" in out
     assert not math.isnan(c["clustered_ceiling"])
+    assert "1.000 (0.50x float32); floor of that path 1.60x" in out
+
+
+def test_mkl_float32_output_split_gemm_stays_within_the_bound():
+    """MKL's bf16 -> float32 GEMM on split operands (bench/engine_split.py) is within split_error_bound of float64."""
+    import torch
+
+    import engine_split as es
+
+    if es.mkl_bf16_gemm() is None:
+        pytest.skip("this torch build carries no MKL cblas_gemm_bf16bf16f32")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((192, 128))
+    x[64:128] = x[0] + 0.01 * x[64:128]  # cosines near 1
+    x[128:] = -x[:64] + 1e-3 * x[128:]  # near -1
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    exact = x.astype(np.float32).astype(np.float64) @ x.astype(np.float32).astype(np.float64).T
+    out = es.split_gemm_f32(es.split_operand(x, "a"), es.split_operand(x, "b"), np.empty((192, 192), np.float32))
+    err = np.abs(out - exact).max()
+    assert err <= es.split_error_bound(128)
+    # one bf16 part per vector is far outside it: the bound is not loose enough to pass anything
+    h = torch.from_numpy(es.rne_bf16(x.astype(np.float32))).to(torch.bfloat16).contiguous()
+    one = es.split_gemm_f32(h, h, np.empty((192, 192), np.float32))
+    assert np.abs(one - exact).max() > 10 * es.split_error_bound(128)
+    with pytest.raises(ValueError):
+        es.split_gemm_f32(h, h, np.empty((192, 191), np.float32))
 
 
 def test_split_bf16_gemm_stays_within_its_bound_and_one_part_does_not():
