@@ -144,3 +144,25 @@ def test_undecided_table_matches_a_direct_check():
     np.testing.assert_array_equal(tab[fin], direct)
     assert tab[~fin].all()
     assert 0 < tab[fin].mean() < 0.5
+
+
+def test_profile_times_the_engine_without_changing_its_result():
+    """The profile's timers wrap torch.mm and reduce_tile; the statistics equal an unwrapped engine's, and its
+    counts at the radius equal a float64 brute force."""
+    import engine_profile
+    from engine_cases import RADIUS, planted_data, run_engine
+
+    m, n, warm = 96, 9000, 4096
+    res = engine_profile.profile(m, n, warm, log=lambda *a: None)
+    anchors, samples = planted_data(m, n, 128)
+    ref = run_engine(anchors, samples, backend="numba")
+    got = res["stats"]
+    np.testing.assert_array_equal(got.counts, ref.counts)
+    np.testing.assert_array_equal(got.curve, ref.curve)
+    np.testing.assert_array_equal(got.topk_index, ref.topk_index)
+    np.testing.assert_allclose(got.ssum, ref.ssum, rtol=1e-12)
+    cos = anchors.astype(np.float64) @ samples.astype(np.float64).T
+    brute = (cos >= math.cos(math.pi * RADIUS)).sum(1)
+    np.testing.assert_array_equal(got.counts[:, 0], brute)
+    assert res["tiles"] == 3 and res["total"] > 0 and res["bare_gemm"] > 0  # one warm-up tile, then 4,096 + 808
+    assert res["gemm"] + res["reduce"] + res["rest"] == pytest.approx(res["total"])
