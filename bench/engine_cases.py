@@ -205,10 +205,10 @@ def run_gemm(anchors, samples, device="cpu", rows=None, cols=None):
 
     rows, cols = tile_shape(rows, cols)
     a = torch.from_numpy(anchors).to(device)
+    from bbcollapse.neighbors.plan import ieee_float32
+
     out = torch.empty(rows * cols, dtype=torch.float32, device=device)
-    prev = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    try:
+    with ieee_float32(torch):
         for s0 in range(0, samples.shape[0], cols):
             c = torch.from_numpy(samples[s0 : s0 + cols]).to(device)
             for b0 in range(0, a.shape[0], rows):
@@ -216,8 +216,6 @@ def run_gemm(anchors, samples, device="cpu", rows=None, cols=None):
                 torch.mm(blk, c.T, out=out[: blk.shape[0] * c.shape[0]].view(blk.shape[0], c.shape[0]))
         if device != "cpu":
             torch.cuda.synchronize()
-    finally:
-        torch.set_float32_matmul_precision(prev)
     return None
 
 

@@ -24,8 +24,8 @@ def profile(m=2048, n=262_144, warm=8192, dim=128, log=print):
 
     from bbcollapse import PAPER_GRID
     from bbcollapse.neighbors import numba_reducer as nr
-    from bbcollapse.neighbors.plan import Plan, ieee_float32
-    from engine_cases import RADIUS, THETA, K, planted_data
+    from bbcollapse.neighbors.plan import Plan
+    from engine_cases import RADIUS, THETA, K, planted_data, run_gemm
 
     anchors, samples = planted_data(m, n, dim)
     plan = Plan(radii=np.array([RADIUS]), grid=np.asarray(PAPER_GRID), theta=THETA, k=K, dim=dim)
@@ -51,15 +51,8 @@ def profile(m=2048, n=262_144, warm=8192, dim=128, log=print):
         total = time.perf_counter() - t0
     finally:
         torch.mm, nr.reduce_tile = mm, reduce_tile
-    a32, c32 = torch.from_numpy(np.ascontiguousarray(anchors)), torch.from_numpy(samples[warm:])
-    buf = torch.empty(red.rows * red.cols)
     t0 = time.perf_counter()
-    with ieee_float32(torch):
-        for s0 in range(0, c32.shape[0], red.cols):
-            c = c32[s0 : s0 + red.cols]
-            for b0 in range(0, m, red.rows):
-                blk = a32[b0 : b0 + red.rows]
-                torch.mm(blk, c.T, out=buf[: blk.shape[0] * c.shape[0]].view(blk.shape[0], c.shape[0]))
+    run_gemm(np.ascontiguousarray(anchors), samples[warm:], rows=red.rows, cols=red.cols)
     bare = time.perf_counter() - t0
     ns = 1e9 / (m * (n - warm))
     res = dict(
